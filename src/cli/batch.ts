@@ -1,0 +1,4 @@
+import type { Command } from 'commander';
+
+/** Registers the `batch` command. */
+export function registerBatch(_program: Command): void {}

@@ -1,0 +1,4 @@
+import type { Command } from 'commander';
+
+/** Registers the `init` command. */
+export function registerInit(_program: Command): void {}
