@@ -6,6 +6,7 @@ import { registerReport } from './report.js';
 import { registerBatch } from './batch.js';
 import { registerWorker } from './worker.js';
 import { registerInit } from './init.js';
+import { registerPool } from './pool.js';
 import { VERSION } from '../version.js';
 
 /** Builds the `pixbatch` command tree. Each command lives in its own file and registers itself here. */
@@ -25,6 +26,8 @@ export function buildProgram(): Command {
   registerBatch(program);
   registerWorker(program);
   registerInit(program);
+  // `batch pool ...` hangs under the `batch` command registered above.
+  registerPool(program);
   return program;
 }
 
