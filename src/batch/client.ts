@@ -137,6 +137,14 @@ export interface BatchJobSpec {
   usesTaskDependencies?: boolean;
 }
 
+/** The body of `PATCH /jobs/{jobId}`. */
+export interface JobPatch {
+  priority?: number;
+  constraints?: JobConstraints;
+  onAllTasksComplete?: OnAllTasksComplete;
+  metadata?: NameValuePair[];
+}
+
 export type JobState = 'active' | 'disabling' | 'disabled' | 'enabling' | 'terminating' | 'completed' | 'deleting';
 
 export interface BatchJob extends BatchJobSpec {
@@ -485,7 +493,11 @@ export class BatchClient {
     return this.json<BatchPool>('GET', `/pools/${enc(poolId)}`, options, { query: { $select: options.select } });
   }
 
-  /** `POST /jobs`. Fails with 409 `JobExists` when the id is taken. */
+  /**
+   * `POST /jobs`. Fails with 409 `JobExists` when the id is taken.
+   * A job with no tasks counts as having all its tasks complete, so add it with `onAllTasksComplete:
+   * 'noaction'`, add the tasks, then `patchJob(id, { onAllTasksComplete: 'terminatejob' })` (as the REST reference advises).
+   */
   async addJob(job: BatchJobSpec, options: OperationOptions = {}): Promise<void> {
     await this.send('POST', '/jobs', options, { body: job, expect: [201] });
   }
@@ -493,6 +505,11 @@ export class BatchClient {
   /** `GET /jobs/{jobId}` */
   async getJob(jobId: string, options: OperationOptions & { select?: string } = {}): Promise<BatchJob> {
     return this.json<BatchJob>('GET', `/jobs/${enc(jobId)}`, options, { query: { $select: options.select } });
+  }
+
+  /** `PATCH /jobs/{jobId}`: changes only the properties given. `terminatejob` cannot go back to `noaction`. */
+  async patchJob(jobId: string, patch: JobPatch, options: OperationOptions = {}): Promise<void> {
+    await this.send('PATCH', `/jobs/${enc(jobId)}`, options, { body: patch, expect: [200] });
   }
 
   /** `GET /jobs` */
