@@ -2,3 +2,11 @@
 export * from './interfaces.js';
 export type { ConvertOptions } from './options.js';
 export { UsageError, JobError } from './errors.js';
+export { convert } from './engine/local.js';
+export { resolveOptions } from './options.js';
+export type { ResolvedOptions } from './options.js';
+export { convertImage, ImageError } from './convert/image.js';
+export { openStore } from './store/index.js';
+export { FsStore } from './store/fs.js';
+export { runPipeline } from './engine/pipeline.js';
+export { plan } from './plan/plan.js';

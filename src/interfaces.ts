@@ -162,7 +162,9 @@ export interface WorkItem {
 
 export interface ProgressEvent {
   done: number;
+  /** Images found so far; still growing while `listing` is true. */
   total: number;
+  listing?: boolean;
   converted: number;
   skipped: number;
   failed: number;

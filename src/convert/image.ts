@@ -1,0 +1,75 @@
+import sharp, { type Metadata } from 'sharp';
+import type { ConversionSpec, FailureCode } from '../interfaces.js';
+import { applyWatermark } from './watermark.js';
+import { encode } from './encode.js';
+
+/** A per-image failure with a stable code; the job goes on. */
+export class ImageError extends Error {
+  override name = 'ImageError';
+  constructor(readonly code: FailureCode, message: string, options?: { cause?: unknown }) {
+    super(message, options);
+  }
+}
+
+export interface ConvertedImage {
+  data: Buffer;
+  width: number;
+  height: number;
+  format: string;
+}
+
+/**
+ * Converts one encoded image to the spec's format. The header is read first so a decompression bomb
+ * is refused before any pixel is decoded.
+ *
+ * @example
+ * const { data } = await convertImage(await readFile('a.jpg'), { to: 'png', preset: 'balanced', keepMetadata: false }, { maxPixels: 1e8 });
+ */
+export async function convertImage(input: Buffer, spec: ConversionSpec, opts: { maxPixels: number }): Promise<ConvertedImage> {
+  if (input.length === 0) throw new ImageError('EMPTY_FILE', 'file is empty (0 bytes)');
+  let meta: Metadata;
+  try {
+    meta = await sharp(input, { limitInputPixels: false }).metadata();
+  } catch (err) {
+    throw classify(err, 'header');
+  }
+  const { width, height } = meta;
+  if (!width || !height) throw new ImageError('CORRUPT_IMAGE', `image header has no size (format ${meta.format ?? 'unknown'})`);
+  const pixels = width * height;
+  if (pixels > opts.maxPixels) {
+    throw new ImageError(
+      'TOO_LARGE',
+      `image is ${width}x${height} (${(pixels / 1e6).toFixed(1)} megapixels), over the limit of ${(opts.maxPixels / 1e6).toFixed(1)} megapixels; refused without decoding (raise --max-pixels to allow)`,
+    );
+  }
+  try {
+    // failOn 'error' lets a slightly-off but complete file through and stops at real damage (truncation).
+    let img = sharp(input, { limitInputPixels: opts.maxPixels, failOn: 'error', sequentialRead: true });
+    img = img.rotate(); // applies EXIF orientation
+    if (spec.resize) {
+      img = img.resize({
+        width: spec.resize.width,
+        height: spec.resize.height,
+        fit: spec.resize.fit,
+        withoutEnlargement: spec.resize.fit === 'inside',
+      });
+    }
+    img = img.toColourspace(meta.channels === 1 || meta.space === 'b-w' ? 'b-w' : 'srgb');
+    if (spec.keepMetadata) img = img.keepMetadata();
+    if (spec.watermark) img = await applyWatermark(img, spec.watermark);
+    const { data, info } = await encode(img, spec).toBuffer({ resolveWithObject: true });
+    return { data, width: info.width, height: info.height, format: info.format };
+  } catch (err) {
+    if (err instanceof ImageError) throw err;
+    throw classify(err, 'decode');
+  }
+}
+
+function classify(err: unknown, stage: 'header' | 'decode'): ImageError {
+  const message = (err instanceof Error ? err.message : String(err)).split('\n')[0]!.trim();
+  if (/unsupported image format|Input buffer contains unsupported/i.test(message)) {
+    return new ImageError('NOT_AN_IMAGE', 'not an image: the contents are not in any format pixbatch can read', { cause: err });
+  }
+  if (/pixel limit/i.test(message)) return new ImageError('TOO_LARGE', message, { cause: err });
+  return new ImageError('CORRUPT_IMAGE', `${stage === 'header' ? 'unreadable header' : 'damaged image data'}: ${message}`, { cause: err });
+}

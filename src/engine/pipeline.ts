@@ -1,0 +1,165 @@
+import pLimit from 'p-limit';
+import { JobError } from '../errors.js';
+import type { FailureCode, ImageRecord, ProgressEvent, Store, Summary, WorkItem } from '../interfaces.js';
+import type { ResolvedOptions } from '../options.js';
+import { convertImage, ImageError } from '../convert/image.js';
+import { contentTypeFor, META_SOURCE_ETAG, META_SPEC, specId } from '../convert/spec.js';
+import { upToDateReason } from '../plan/plan.js';
+import type { PlannedItem } from '../plan/plan.js';
+import { SummaryBuilder } from '../report/summary.js';
+import { isFatal, withRetries, type RetryOptions } from './retry.js';
+
+export interface PipelineInput {
+  /** Work to do; planned items marked `skip` or `fail` are recorded as such without any I/O. */
+  items: AsyncIterable<WorkItem | PlannedItem> | Iterable<WorkItem | PlannedItem>;
+  source: Store;
+  destination: Store;
+  options: ResolvedOptions;
+  /** Checks each output before reading its source (the Batch worker does; the local planner already has). */
+  checkUpToDate?: boolean;
+  onRecord?: (record: ImageRecord) => void;
+  onProgress?: (event: ProgressEvent) => void;
+  /** Stamped on every record (Batch task and node ids). */
+  recordTags?: Pick<ImageRecord, 'task' | 'node'>;
+  retry?: Partial<RetryOptions>;
+  signal?: AbortSignal;
+}
+
+class ItemFailure extends Error {
+  constructor(readonly code: FailureCode, message: string) {
+    super(message);
+  }
+}
+
+function describe(err: unknown): string {
+  const e = err as { message?: string; code?: string; statusCode?: number };
+  const msg = (e?.message ?? String(err)).split('\n')[0]!;
+  return e?.statusCode ? `${msg} (HTTP ${e.statusCode})` : msg;
+}
+
+/**
+ * Fetch → convert → put for every item: reads and writes bounded by `ioConcurrency`, conversions by
+ * `concurrency`, and at most `concurrency + ioConcurrency` images held in memory at once. Transient
+ * storage faults are retried; a bad image becomes a failed record and the run goes on. Faults that would
+ * fail every image (credentials refused, disk full) stop the run with a JobError.
+ */
+export async function runPipeline(input: PipelineInput): Promise<Summary> {
+  const { source, destination, options, signal } = input;
+  const spec = options.spec;
+  const id = specId(spec);
+  const cpu = pLimit(options.concurrency);
+  const io = pLimit(options.ioConcurrency);
+  const admit = options.concurrency + options.ioConcurrency;
+  const summary = new SummaryBuilder();
+  const retry = { ...input.retry, signal };
+  let fatal: unknown;
+  let total = 0;
+  let listed = false;
+
+  const emit = (record: ImageRecord) => {
+    const tagged = { ...record, ...input.recordTags, at: Date.now() };
+    summary.add(tagged);
+    input.onRecord?.(tagged);
+    input.onProgress?.({
+      done: summary.counts.total,
+      total,
+      listing: !listed,
+      converted: summary.counts.converted,
+      skipped: summary.counts.skipped,
+      failed: summary.counts.failed,
+      bytesIn: summary.bytesIn,
+      bytesOut: summary.bytesOut,
+      elapsedMs: summary.elapsedMs(),
+      last: tagged,
+    });
+  };
+
+  const processItem = async (item: WorkItem): Promise<void> => {
+    const started = performance.now();
+    const base = { name: item.name, output: item.output };
+    try {
+      if (input.checkUpToDate && options.overwrite !== 'always') {
+        const existing = await io(() => withRetries(() => destination.stat(item.output, { abortSignal: signal }), retry));
+        if (existing) {
+          const why = options.overwrite === 'never' ? 'output exists (--overwrite never)' : upToDateReason(item, existing, id);
+          if (why) return emit({ ...base, status: 'skipped', reason: why });
+        }
+      }
+      const data = await io(() =>
+        withRetries(() => source.read(item.name, { abortSignal: signal }), retry).catch((err) => {
+          if (isFatal(err)) throw err;
+          throw new ItemFailure(codeOf(err, 'READ_FAILED'), `cannot read: ${describe(err)}`);
+        }),
+      );
+      const out = await cpu(() => convertImage(data, spec, { maxPixels: options.maxPixels }));
+      try {
+        await io(() =>
+          withRetries(
+            () =>
+              destination.write(item.output, out.data, {
+                abortSignal: signal,
+                contentType: contentTypeFor(spec.to),
+                metadata: { [META_SOURCE_ETAG]: item.etag, [META_SPEC]: id },
+                ifNotExists: options.overwrite === 'never',
+              }),
+            retry,
+          ),
+        );
+      } catch (err) {
+        if ((err as { code?: string }).code === 'EEXIST') return emit({ ...base, status: 'skipped', reason: 'output appeared meanwhile (--overwrite never)' });
+        if (isFatal(err)) throw err;
+        throw new ItemFailure(codeOf(err, 'WRITE_FAILED'), `cannot write ${item.output}: ${describe(err)}`);
+      }
+      emit({
+        ...base,
+        status: 'converted',
+        bytesIn: data.length,
+        bytesOut: out.data.length,
+        width: out.width,
+        height: out.height,
+        ms: Math.round(performance.now() - started),
+      });
+    } catch (err) {
+      if (err instanceof ImageError || err instanceof ItemFailure) {
+        return emit({ ...base, status: 'failed', code: err.code, reason: err.message });
+      }
+      if (signal?.aborted) throw err;
+      if (isFatal(err)) {
+        fatal ??= err;
+        throw err;
+      }
+      emit({ ...base, status: 'failed', code: 'CONVERT_FAILED', reason: describe(err) });
+    }
+  };
+
+  const inFlight = new Set<Promise<void>>();
+  for await (const item of input.items as AsyncIterable<WorkItem | PlannedItem>) {
+    if (fatal) break;
+    signal?.throwIfAborted();
+    total++;
+    const action = (item as PlannedItem).action;
+    if (action === 'skip' || action === 'fail') {
+      const p = item as PlannedItem & { code?: FailureCode };
+      emit({ name: p.name, output: p.output, status: action === 'skip' ? 'skipped' : 'failed', reason: p.reason, ...(action === 'fail' ? { code: p.code } : {}) });
+      continue;
+    }
+    const p = processItem(item).catch((err) => {
+      fatal ??= err;
+    });
+    inFlight.add(p);
+    void p.finally(() => inFlight.delete(p));
+    // Backpressure on the listing: no more than `admit` images are held at once.
+    while (inFlight.size >= admit) await Promise.race(inFlight);
+  }
+  listed = true;
+  await Promise.all(inFlight);
+  if (fatal) {
+    if (signal?.aborted) throw fatal;
+    throw new JobError(`stopped: ${describe(fatal)}`, (fatal as { code?: string }).code, { cause: fatal });
+  }
+  return summary.result();
+}
+
+function codeOf(err: unknown, fallback: FailureCode): FailureCode {
+  return (err as { code?: string }).code === 'UNSAFE_NAME' ? 'UNSAFE_NAME' : fallback;
+}

@@ -1,0 +1,71 @@
+import picomatch from 'picomatch';
+import type { FailureCode, Store, StoreEntry, WorkItem } from '../interfaces.js';
+import type { ResolvedOptions } from '../options.js';
+import { META_SOURCE_ETAG, META_SPEC, outputNameFor, specId } from '../convert/spec.js';
+import { orderedMap } from './ordered-map.js';
+
+export type PlannedItem = WorkItem &
+  ({ action: 'convert'; reason?: string } | { action: 'skip'; reason: string } | { action: 'fail'; code: FailureCode; reason: string });
+
+/** Matches names relative to the source against the include and exclude globs (case-insensitive). */
+export function nameFilter(include: string[], exclude: string[]): (name: string) => boolean {
+  const inc = picomatch(include, { nocase: true });
+  const exc = exclude.length ? picomatch(exclude, { nocase: true }) : () => false;
+  return (name) => inc(name) && !exc(name);
+}
+
+/** Why an output counts as up to date with its source, or undefined when it must be (re)converted. */
+export function upToDateReason(source: Pick<StoreEntry, 'etag' | 'mtimeMs'>, output: StoreEntry | undefined, spec: string): string | undefined {
+  if (!output) return undefined;
+  const meta = output.metadata;
+  if (meta && meta[META_SOURCE_ETAG] !== undefined) {
+    return meta[META_SOURCE_ETAG] === source.etag && meta[META_SPEC] === spec ? 'up to date' : undefined;
+  }
+  // An output without a record of its source (written by another tool, or the record was lost in a crash)
+  // is trusted when it is newer than the source, as azcopy's ifSourceNewer does.
+  return output.mtimeMs >= source.mtimeMs ? 'up to date (output newer than source)' : undefined;
+}
+
+/** A name is safe when it cannot climb out of the destination or name an absolute path. */
+export function isSafeName(name: string): boolean {
+  if (name === '' || name.startsWith('/') || /^[a-zA-Z]:/.test(name) || name.includes('\0')) return false;
+  return !name.replace(/\\/g, '/').split('/').some((part) => part === '..' || part === '.');
+}
+
+/**
+ * Lists the source once, keeps the names the globs select, and decides per image whether it must be
+ * converted. Streams: nothing but the set of output names is held for the whole listing.
+ */
+export async function* plan(source: Store, destination: Store, options: ResolvedOptions, signal?: AbortSignal): AsyncGenerator<PlannedItem> {
+  const select = nameFilter(options.include, options.exclude);
+  const spec = specId(options.spec);
+  const outputs = new Map<string, string>();
+
+  async function* selected(): AsyncGenerator<StoreEntry> {
+    for await (const entry of source.list({ abortSignal: signal })) if (select(entry.name)) yield entry;
+  }
+
+  const decide = async (entry: StoreEntry): Promise<PlannedItem> => {
+    const output = outputNameFor(entry.name, options.spec);
+    const base = { name: entry.name, output, size: entry.size, etag: entry.etag, mtimeMs: entry.mtimeMs };
+    if (!isSafeName(entry.name)) {
+      return { ...base, action: 'fail', code: 'UNSAFE_NAME', reason: 'name contains ".." or an absolute path and would escape the destination' };
+    }
+    if (options.overwrite === 'always') return { ...base, action: 'convert' };
+    const existing = await destination.stat(output, { abortSignal: signal });
+    if (!existing) return { ...base, action: 'convert' };
+    if (options.overwrite === 'never') return { ...base, action: 'skip', reason: 'output exists (--overwrite never)' };
+    const why = upToDateReason(entry, existing, spec);
+    return why ? { ...base, action: 'skip', reason: why } : { ...base, action: 'convert', reason: 'stale output' };
+  };
+
+  for await (const item of orderedMap(selected(), options.ioConcurrency, decide)) {
+    const first = outputs.get(item.output);
+    if (first !== undefined && item.action !== 'fail') {
+      yield { ...item, action: 'fail', code: 'EXISTS', reason: `output ${item.output} would also be written from ${first}; rename one of them` };
+      continue;
+    }
+    outputs.set(item.output, item.name);
+    yield item;
+  }
+}
