@@ -27,6 +27,7 @@ export function exitCodeFor(err: unknown): number {
  * "Expected integer between 1 and 100 for quality but received 120 of type number".
  */
 export function invalidOption(name: string, expected: string, received: unknown): UsageError {
-  const shown = typeof received === 'string' ? `"${received}"` : String(received);
-  return new UsageError(`Expected ${expected} for ${name} but received ${shown} of type ${typeof received}`);
+  // Flags arrive as strings, so their type says nothing; library callers get the type too.
+  const shown = typeof received === 'string' ? `"${received}"` : `${String(received)} of type ${typeof received}`;
+  return new UsageError(`Expected ${expected} for ${name} but received ${shown}`);
 }

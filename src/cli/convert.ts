@@ -1,4 +1,149 @@
-import type { Command } from 'commander';
+import { Command, Option } from 'commander';
+import type { ImageRecord, Summary } from '../interfaces.js';
+import { FITS, OUTPUT_FORMATS, OVERWRITE_POLICIES, PRESETS, WATERMARK_POSITIONS, type ConvertOptions } from '../options.js';
+import { exitCodeOf } from '../report/summary.js';
+import { progressReporter } from './progress.js';
+import { formatBytes, printSummary } from './summary-text.js';
+
+const collect = (value: string, previous: string[] = []) => [...previous, value];
+
+export interface ConvertFlags {
+  to?: string;
+  quality?: string;
+  pngCompression?: string;
+  preset?: string;
+  resize?: string;
+  fit?: string;
+  watermark?: string;
+  watermarkPosition?: string;
+  watermarkOpacity?: string;
+  keepMetadata?: boolean;
+  include?: string[];
+  exclude?: string[];
+  overwrite?: string;
+  concurrency?: string;
+  ioConcurrency?: string;
+  maxPixels?: string;
+  dryRun?: boolean;
+  json?: boolean;
+  report?: string;
+  quiet?: boolean;
+}
+
+/** The conversion flags, shared by `convert` and the Batch commands that take a conversion. */
+export function addConversionOptions(cmd: Command): Command {
+  return cmd
+    .addOption(new Option('--to <format>', 'output format').choices([...OUTPUT_FORMATS, 'jpg']).default('png'))
+    .option('--quality <1-100>', 'quality for lossy formats (jpeg, webp, avif, tiff)')
+    .option('--png-compression <0-9>', 'zlib level for PNG (overrides the preset)')
+    .addOption(new Option('--preset <name>', 'speed/size trade-off (see README for measured figures)').choices([...PRESETS]).default('balanced'))
+    .option('--resize <WxH>', 'resize to fit WxH (W or xH keeps the aspect ratio)')
+    .addOption(new Option('--fit <mode>', 'how --resize fits the box').choices([...FITS]).default('inside'))
+    .option('--watermark <text>', 'draw this text on every image')
+    .addOption(new Option('--watermark-position <pos>', 'where the watermark goes').choices([...WATERMARK_POSITIONS]).default('bottom-right'))
+    .option('--watermark-opacity <0-1>', 'watermark opacity', '0.5')
+    .option('--keep-metadata', 'keep EXIF/ICC/XMP metadata (stripped by default)')
+    .option('--include <glob>', 'only names matching this glob, case-insensitive (repeatable; default **/*.{jpg,jpeg})', collect)
+    .option('--exclude <glob>', 'leave out names matching this glob (repeatable)', collect)
+    .addOption(new Option('--overwrite <policy>', 'existing outputs: if-newer skips up-to-date ones').choices([...OVERWRITE_POLICIES]).default('if-newer'))
+    .option('--max-pixels <n>', 'refuse images larger than this many pixels, from the header (default 100000000)');
+}
+
+/** Library options from parsed flags; values stay strings so validation speaks in one voice. */
+export function conversionOptionsFrom(flags: ConvertFlags): Omit<ConvertOptions, 'source' | 'destination'> {
+  return {
+    to: flags.to,
+    quality: flags.quality,
+    pngCompression: flags.pngCompression,
+    preset: flags.preset,
+    resize: flags.resize,
+    fit: flags.fit,
+    watermark: flags.watermark,
+    watermarkPosition: flags.watermarkPosition,
+    watermarkOpacity: flags.watermarkOpacity,
+    keepMetadata: flags.keepMetadata,
+    include: flags.include,
+    exclude: flags.exclude,
+    overwrite: flags.overwrite,
+    concurrency: flags.concurrency,
+    ioConcurrency: flags.ioConcurrency,
+    maxPixels: flags.maxPixels,
+    dryRun: flags.dryRun,
+    report: flags.report,
+  };
+}
+
+function printDryRunLine(record: ImageRecord): void {
+  const what =
+    record.status === 'planned'
+      ? `convert  ${record.name} -> ${record.output}`
+      : record.status === 'skipped'
+        ? `skip     ${record.name} (${record.reason})`
+        : `fail     ${record.name}: ${record.reason}`;
+  process.stdout.write(`${what}\n`);
+}
 
 /** Registers the `convert` command. */
-export function registerConvert(_program: Command): void {}
+export function registerConvert(program: Command): void {
+  const cmd = program
+    .command('convert')
+    .description('Convert every image under SOURCE into DESTINATION (folders or Blob Storage), keeping the folder structure.')
+    .argument('<source>', 'folder, https://ACCOUNT.blob.core.windows.net/CONTAINER/PREFIX or az://CONTAINER/PREFIX')
+    .argument('<destination>', 'folder or Blob Storage location; created if missing');
+  addConversionOptions(cmd)
+    .option('-c, --concurrency <n>', 'images converting at once (default: number of cores)')
+    .option('--io-concurrency <n>', 'reads and writes in flight (default: 4 x concurrency, at least 8)')
+    .option('--dry-run', 'list what would be done and convert nothing')
+    .option('--json', 'print one JSON summary on stdout at the end')
+    .option('--report <file>', 'write the summary plus one record per image as JSON')
+    .option('-q, --quiet', 'no progress and no summary text')
+    .addHelpText(
+      'after',
+      `
+Exit codes: 0 all converted or skipped, 1 some images failed (the rest are done),
+            2 bad usage or configuration, 3 the job stopped (storage or credential failure).
+
+Examples:
+  pixbatch convert ./photos ./png
+  pixbatch convert ./photos ./webp --to webp --quality 80 --resize 1600x1600
+  pixbatch convert ./photos ./png --preset fast --json > summary.json
+  pixbatch convert ./photos ./png --dry-run`,
+    )
+    .action(async (source: string, destination: string, flags: ConvertFlags) => {
+      const { convert } = await import('../engine/local.js');
+      const quiet = flags.quiet === true;
+      const progress = progressReporter({ quiet: quiet || flags.dryRun === true });
+      const abort = new AbortController();
+      const onSigint = () => {
+        abort.abort(new Error('interrupted'));
+        process.stderr.write('\npixbatch: interrupted; finished outputs are kept and no partial file is left. Re-run the same command to do the rest.\n');
+      };
+      process.once('SIGINT', onSigint);
+      let summary: Summary;
+      try {
+        summary = await convert({
+          ...conversionOptionsFrom(flags),
+          source,
+          destination,
+          signal: abort.signal,
+          onProgress: (e) => progress.update(e),
+          onRecord: flags.dryRun && !flags.json && !quiet ? printDryRunLine : undefined,
+        });
+      } catch (err) {
+        progress.stop();
+        if (abort.signal.aborted) {
+          process.exitCode = 130;
+          return;
+        }
+        throw err;
+      } finally {
+        process.off('SIGINT', onSigint);
+      }
+      progress.stop();
+      if (flags.json) process.stdout.write(`${JSON.stringify(summary)}\n`);
+      if (!quiet) printSummary(summary, flags.json ? process.stderr : process.stdout);
+      process.exitCode = exitCodeOf(summary);
+    });
+}
+
+export { formatBytes };
