@@ -3,6 +3,7 @@ import type { FailureCode, Store, StoreEntry, WorkItem } from '../interfaces.js'
 import type { ResolvedOptions } from '../options.js';
 import { META_SOURCE_ETAG, META_SPEC, outputNameFor, specId } from '../convert/spec.js';
 import { orderedMap } from './ordered-map.js';
+import { safeRelativeName } from '../store/names.js';
 
 export type PlannedItem = WorkItem &
   ({ action: 'convert'; reason?: string } | { action: 'skip'; reason: string } | { action: 'fail'; code: FailureCode; reason: string });
@@ -26,12 +27,6 @@ export function upToDateReason(source: Pick<StoreEntry, 'etag' | 'mtimeMs'>, out
   return output.mtimeMs >= source.mtimeMs ? 'up to date (output newer than source)' : undefined;
 }
 
-/** A name is safe when it cannot climb out of the destination or name an absolute path. */
-export function isSafeName(name: string): boolean {
-  if (name === '' || name.startsWith('/') || /^[a-zA-Z]:/.test(name) || name.includes('\0')) return false;
-  return !name.replace(/\\/g, '/').split('/').some((part) => part === '..' || part === '.');
-}
-
 /**
  * Lists the source once, keeps the names the globs select, and decides per image whether it must be
  * converted. Streams: nothing but the set of output names is held for the whole listing.
@@ -46,10 +41,12 @@ export async function* plan(source: Store, destination: Store, options: Resolved
   }
 
   const decide = async (entry: StoreEntry): Promise<PlannedItem> => {
-    const output = outputNameFor(entry.name, options.spec);
+    const safe = safeRelativeName(entry.name);
+    // The output name comes from the normalised name; the source is still read under its own name.
+    const output = outputNameFor(safe ?? entry.name, options.spec);
     const base = { name: entry.name, output, size: entry.size, etag: entry.etag, mtimeMs: entry.mtimeMs };
-    if (!isSafeName(entry.name)) {
-      return { ...base, action: 'fail', code: 'UNSAFE_NAME', reason: 'name contains ".." or an absolute path and would escape the destination' };
+    if (safe === undefined) {
+      return { ...base, action: 'fail', code: 'UNSAFE_NAME', reason: 'name contains "..", an absolute path or control characters and could escape the destination' };
     }
     if (options.overwrite === 'always') return { ...base, action: 'convert' };
     const existing = await destination.stat(output, { abortSignal: signal });
