@@ -1,4 +1,83 @@
 import type { Command } from 'commander';
+import { generate } from '../generate/generate.js';
+
+interface GenerateFlags {
+  count: string;
+  size?: string;
+  seed?: string;
+  corrupt?: string;
+  quality?: string;
+  concurrency?: string;
+  json?: boolean;
+  quiet?: boolean;
+}
+
+function megabytes(bytes: number): string {
+  return `${(bytes / 1024 / 1024).toFixed(1)} MB`;
+}
 
 /** Registers the `generate` command. */
-export function registerGenerate(_program: Command): void {}
+export function registerGenerate(program: Command): void {
+  program
+    .command('generate')
+    .description('Write deterministic photo-like JPEGs (and optionally broken files) for demos, tests and benchmarks.')
+    .argument('<destination>', 'folder to write into (created when missing)')
+    .requiredOption('--count <n>', 'number of images')
+    .option('--size <WxH>', 'image size', '800x600')
+    .option('--seed <s>', 'seed: the same seed writes the same bytes', '1')
+    .option('--corrupt <k>', 'also write K broken files (truncated JPEG, zero bytes, text named .jpg)', '0')
+    .option('--quality <q>', 'JPEG quality 1-100', '82')
+    .option('-c, --concurrency <n>', 'images encoded at once (default: cores)')
+    .option('--json', 'print a JSON summary on stdout')
+    .option('-q, --quiet', 'print no progress on stderr')
+    .addHelpText('after', '\nExample:\n  pixbatch generate photos --count 1000 --size 800x600 --seed 7 --corrupt 3')
+    .action(async (destination: string, flags: GenerateFlags) => {
+      const err = process.stderr;
+      const progress = !flags.quiet;
+      const tty = err.isTTY === true;
+      let lastShown = 0;
+      const result = await generate({
+        destination,
+        count: flags.count,
+        size: flags.size,
+        seed: flags.seed,
+        corrupt: flags.corrupt,
+        quality: flags.quality,
+        concurrency: flags.concurrency,
+        onProgress: ({ done, total }) => {
+          if (!progress) return;
+          const now = Date.now();
+          // A terminal gets one line rewritten in place; a log gets a line every few seconds.
+          if (tty && (now - lastShown >= 100 || done === total)) {
+            err.write(`\rgenerating ${done}/${total}`);
+            lastShown = now;
+          } else if (!tty && now - lastShown >= 5000 && done < total) {
+            if (lastShown !== 0) err.write(`generating ${done}/${total}\n`);
+            lastShown = now;
+          }
+        },
+      });
+      const total = result.files.length + result.corrupt.length;
+      if (progress) {
+        if (tty) err.write('\r\x1b[K');
+        const broken = result.corrupt.length ? ` and ${result.corrupt.length} broken files` : '';
+        err.write(
+          `generated ${result.files.length} images${broken} (${megabytes(result.bytes)}) in ${result.seconds.toFixed(1)} s ` +
+            `(${(total / Math.max(result.seconds, 1e-9)).toFixed(0)} files/s) into ${destination}\n`,
+        );
+      }
+      if (flags.json) {
+        const seconds = Math.round(result.seconds * 1000) / 1000;
+        process.stdout.write(
+          `${JSON.stringify({
+            destination,
+            images: result.files.length,
+            corrupt: result.corrupt,
+            bytes: result.bytes,
+            seconds,
+            imagesPerSecond: Math.round((total / Math.max(result.seconds, 1e-9)) * 10) / 10,
+          })}\n`,
+        );
+      }
+    });
+}
