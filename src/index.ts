@@ -10,3 +10,5 @@ export { openStore } from './store/index.js';
 export { FsStore } from './store/fs.js';
 export { runPipeline } from './engine/pipeline.js';
 export { plan } from './plan/plan.js';
+export { generate } from './generate/generate.js';
+export type { GenerateOptions, GenerateResult } from './generate/generate.js';
