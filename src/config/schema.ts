@@ -1,0 +1,146 @@
+import { z } from 'zod';
+import { DEFAULT_PRICES } from '../cost/prices.js';
+
+// The shape of `pixbatch.config.json`. Every field is optional in the file: defaults fill the rest,
+// and each command asks only for what it needs (see `requireConfig`). Objects are strict so a
+// misspelt key is reported instead of silently ignored.
+
+const nonEmpty = z.string().trim().min(1, 'expected a non-empty string');
+const count = z.number().int('expected an integer').min(0, 'expected an integer >= 0');
+const money = z.number().min(0, 'expected a price >= 0');
+
+const guid = nonEmpty.regex(/^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$/, 'expected a GUID (00000000-0000-0000-0000-000000000000)');
+
+export const vmPriceSchema = z.strictObject({
+  /** Pay-as-you-go price per node-hour. */
+  dedicated: money,
+  /** Spot (low-priority) price per node-hour. */
+  spot: money,
+  cores: z.number().int('expected an integer').min(1, 'expected an integer >= 1'),
+});
+
+export const priceTableSchema = z.strictObject({
+  currency: nonEmpty,
+  /** When the prices were read from the public price list, shown next to every estimate. */
+  asOf: nonEmpty,
+  region: nonEmpty,
+  vm: z.record(z.string(), vmPriceSchema),
+  storage: z.strictObject({
+    /** Hot tier, per GB (2^30 bytes) and month. */
+    hotPerGbMonth: money,
+    /** Per 10,000 write operations (put blob, put block, list). */
+    writePer10k: money,
+    /** Per 10,000 read operations (get blob, get properties). */
+    readPer10k: money,
+  }),
+});
+
+export const configFileSchema = z.strictObject({
+  $schema: z.string().optional(),
+  azure: z
+    .strictObject({
+      subscriptionId: guid,
+      resourceGroup: nonEmpty,
+      region: nonEmpty,
+      /** Resource Manager endpoint; only sovereign clouds change it. */
+      armEndpoint: z.url({ protocol: /^https$/, error: 'expected an https:// URL' }),
+    })
+    .partial(),
+  batch: z
+    .strictObject({
+      accountName: nonEmpty.regex(/^[a-z0-9]{3,24}$/, 'expected 3-24 lowercase letters and digits'),
+      accountUrl: z.url({ protocol: /^https$/, error: 'expected an https:// URL such as https://ACCOUNT.REGION.batch.azure.com' }),
+      poolId: nonEmpty.regex(/^[A-Za-z0-9_-]{1,64}$/, 'expected 1-64 letters, digits, hyphens or underscores'),
+      vmSize: nonEmpty,
+      dedicatedNodes: count,
+      spotNodes: count,
+      minNodes: count,
+      maxNodes: count,
+      /** Share of autoscaled nodes that are spot, 0-1. */
+      spotShare: z.number().min(0, 'expected a number between 0 and 1').max(1, 'expected a number between 0 and 1'),
+    })
+    .partial(),
+  identity: z
+    .strictObject({
+      /** `/subscriptions/.../providers/Microsoft.ManagedIdentity/userAssignedIdentities/NAME`. */
+      resourceId: nonEmpty.regex(
+        /^\/subscriptions\/[^/]+\/resourceGroups\/[^/]+\/providers\/Microsoft\.ManagedIdentity\/userAssignedIdentities\/[^/]+$/i,
+        'expected /subscriptions/SUB/resourceGroups/RG/providers/Microsoft.ManagedIdentity/userAssignedIdentities/NAME',
+      ),
+      clientId: guid,
+    })
+    .partial(),
+  storage: z
+    .strictObject({
+      account: nonEmpty.regex(/^[a-z0-9]{3,24}$/, 'expected 3-24 lowercase letters and digits'),
+      inputContainer: nonEmpty,
+      outputContainer: nonEmpty,
+      scriptsContainer: nonEmpty,
+    })
+    .partial(),
+  prices: priceTableSchema.partial(),
+}).partial();
+
+export type ConfigFile = z.infer<typeof configFileSchema>;
+export type PriceTable = z.infer<typeof priceTableSchema>;
+export type VmPrice = z.infer<typeof vmPriceSchema>;
+
+/** Everything a command may read, defaults filled in; Azure names stay undefined until configured. */
+export interface ResolvedConfig {
+  azure: { subscriptionId?: string; resourceGroup?: string; region?: string; armEndpoint: string };
+  batch: {
+    accountName?: string;
+    accountUrl?: string;
+    poolId: string;
+    vmSize: string;
+    dedicatedNodes: number;
+    spotNodes: number;
+    minNodes: number;
+    maxNodes: number;
+    spotShare: number;
+  };
+  identity: { resourceId?: string; clientId?: string };
+  storage: { account?: string; inputContainer: string; outputContainer: string; scriptsContainer: string };
+  prices: PriceTable;
+  /** The config file that was read, if any. */
+  file?: string;
+}
+
+export const DEFAULTS = {
+  azure: { armEndpoint: 'https://management.azure.com' },
+  batch: {
+    poolId: 'pixbatch',
+    vmSize: 'Standard_D2s_v3',
+    dedicatedNodes: 0,
+    spotNodes: 2,
+    minNodes: 0,
+    maxNodes: 10,
+    spotShare: 1,
+  },
+  identity: {},
+  storage: { inputContainer: 'images', outputContainer: 'converted', scriptsContainer: 'scripts' },
+  prices: DEFAULT_PRICES,
+} satisfies Omit<ResolvedConfig, 'file'>;
+
+/** Formats a zod issue path as `batch.poolId` / `prices.vm.Standard_D2s_v3.spot`. */
+export function fieldPath(path: readonly PropertyKey[]): string {
+  return path.map((p) => String(p)).join('.') || '(root)';
+}
+
+/** One line per problem: `batch.poolId: expected string`. */
+export function describeIssues(issues: readonly z.core.$ZodIssue[]): string[] {
+  return issues.map((issue) => {
+    const at = fieldPath(issue.path);
+    switch (issue.code) {
+      case 'invalid_type':
+        return `${at}: expected ${issue.expected === 'object' ? 'an object' : issue.expected}`;
+      case 'unrecognized_keys':
+        return issue.keys.map((k) => `${at === '(root)' ? k : `${at}.${k}`}: unknown field`).join('; ');
+      default: {
+        // Our own messages already read "expected ..."; zod's start with a capital and a prefix.
+        const message = issue.message.replace(/^Invalid input: /, '').replace(/^Too (small|big): /, '');
+        return `${at}: ${message}`;
+      }
+    }
+  });
+}
