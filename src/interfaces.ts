@@ -76,7 +76,9 @@ export type FailureCode =
   | 'READ_FAILED'
   | 'WRITE_FAILED'
   | 'CONVERT_FAILED'
-  | 'EXISTS';
+  | 'EXISTS'
+  /** The Batch task that held the image failed (or the job ended) before the image had a result. */
+  | 'TASK_FAILED';
 
 export interface Failure {
   name: string;
