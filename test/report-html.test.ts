@@ -9,6 +9,7 @@ import type { ImageRecord, Report } from '../src/interfaces.js';
 import { bucketWidth, buildPageModel, MAX_TIMELINE_BUCKETS } from '../src/report/html-model.js';
 import { jsonForScript, renderHtmlReport, writeHtmlReport } from '../src/report/html.js';
 import { run } from '../src/cli/program.js';
+import { startAzurite } from './harness/azurite.js';
 
 /** Runs the CLI in this process and returns its exit code, leaving the test runner's own exit code alone. */
 async function cli(...args: string[]): Promise<number> {
@@ -195,6 +196,28 @@ describe('pixbatch report', () => {
     assert.equal(await cli('report', join(dir, 'missing.json')), 2);
     assert.ok(!existsSync(join(dir, 'other.html')));
   });
+});
+
+test('pixbatch report reads a report from a Blob Storage URL', async () => {
+  const { BlobServiceClient } = await import('@azure/storage-blob');
+  const az = await startAzurite();
+  const dir = await mkdtemp(join(tmpdir(), 'pixbatch-report-blob-'));
+  const before = process.env.AZURE_STORAGE_CONNECTION_STRING;
+  process.env.AZURE_STORAGE_CONNECTION_STRING = az.connectionString;
+  try {
+    const container = BlobServiceClient.fromConnectionString(az.connectionString).getContainerClient('converted');
+    await container.create();
+    const text = JSON.stringify(sampleReport());
+    await container.getBlockBlobClient('.pixbatch/jobs/j1/report.json').upload(text, Buffer.byteLength(text));
+    const out = join(dir, 'j1.html');
+    assert.equal(await cli('report', `${az.blobEndpoint}/converted/.pixbatch/jobs/j1/report.json`, '--out', out), 0);
+    assert.match(await readFile(out, 'utf8'), /pixbatch-20260115-100000/);
+  } finally {
+    if (before === undefined) delete process.env.AZURE_STORAGE_CONNECTION_STRING;
+    else process.env.AZURE_STORAGE_CONNECTION_STRING = before;
+    await az.stop();
+    await rm(dir, { recursive: true, force: true });
+  }
 });
 
 const noBrowser = !existsSync(CHROMIUM) && !process.env.CI;
