@@ -12,3 +12,6 @@ export { runPipeline } from './engine/pipeline.js';
 export { plan } from './plan/plan.js';
 export { generate } from './generate/generate.js';
 export type { GenerateOptions, GenerateResult } from './generate/generate.js';
+export { renderHtmlReport, writeHtmlReport } from './report/html.js';
+export { notifyJobEnd, outcomeOf, signWebhook, verifyWebhookSignature } from './report/notify.js';
+export type { JobOutcome, NotifyOptions, NotifyResult } from './report/notify.js';
