@@ -12,6 +12,7 @@ import { BlobServiceClient, newPipeline, type ContainerClient, type BlobItem } f
 import { RestError, createDefaultHttpClient, type HttpClient, type PipelineRequest } from '@azure/core-rest-pipeline';
 import type { Store, StoreEntry, ReadOptions, WriteOptions } from '../interfaces.js';
 import { VERSION } from '../version.js';
+import { UsageError } from '../errors.js';
 import { parseBlobLocation, displayLocation, type BlobLocation } from './location.js';
 import { resolveCredential, type CredentialOptions, type ResolvedCredential } from './credentials.js';
 import { StorageError, describeFailure, errorCodeOf, statusOf } from './blob-errors.js';
@@ -85,6 +86,13 @@ function timeoutHttpClient(inner: HttpClient, ms: number): HttpClient {
 export async function openBlobStore(location: string, options: BlobStoreOptions = {}): Promise<BlobStore> {
   const loc = parseBlobLocation(location, options.env ?? process.env);
   const cred = await resolveCredential(loc, options);
+  if (cred.method === 'token' && loc.serviceUrl.startsWith('http:')) {
+    // The SDK refuses to send bearer tokens in clear text; say so before any request is made.
+    throw new UsageError(
+      `Expected an https endpoint for ${displayLocation(loc)}: a token from ${cred.description} is only sent over https ` +
+        '(or set AZURE_STORAGE_CONNECTION_STRING, AZURE_STORAGE_ACCOUNT with AZURE_STORAGE_KEY, or add a SAS)',
+    );
+  }
   return new BlobStore(loc, cred, options);
 }
 

@@ -9,7 +9,8 @@ const MASK = 'REDACTED';
 const SIG = /((?:^|[?&;\s"'(])sig=)[^&;\s"'<>)]+/gi;
 const SIG_ENCODED = /((?:%3F|%26|[?&])sig%3D)(?:(?!%26)[^&\s"'<>])+/gi;
 const ACCOUNT_KEY = /((?:^|[;\s"'])AccountKey=)[^;\s"']+/gi;
-const BEARER = /(\bBearer\s+)[A-Za-z0-9\-_.~+/]+=*/g;
+// Real tokens are long; the length keeps prose such as "Bearer token authentication" intact.
+const BEARER = /(\bBearer\s+)[A-Za-z0-9\-_.~+/]{16,}=*/g;
 const SECRET_ENV = ['AZURE_STORAGE_KEY', 'AZURE_STORAGE_SAS_TOKEN', 'AZURE_STORAGE_CONNECTION_STRING', 'AZURE_CLIENT_SECRET'];
 
 const registered = new Set<string>();
