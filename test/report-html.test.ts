@@ -223,32 +223,45 @@ test('pixbatch report reads a report from a Blob Storage URL', async () => {
 const noBrowser = !existsSync(CHROMIUM) && !process.env.CI;
 
 describe('HTML report in a headless browser', { skip: noBrowser ? `chromium not found at ${CHROMIUM} (apt-get install chromium); browser checks skipped outside CI` : false }, () => {
-  test('opens offline with no console errors or requests, draws the chart and shows the report figures', async () => {
+  let browser: import('playwright-core').Browser;
+  let dir: string;
+  before(async () => {
     const { chromium } = await import('playwright-core');
-    const dir = await mkdtemp(join(tmpdir(), 'pixbatch-browser-'));
-    const browser = await chromium.launch({
+    dir = await mkdtemp(join(tmpdir(), 'pixbatch-browser-'));
+    browser = await chromium.launch({
       executablePath: CHROMIUM,
       args: ['--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update', '--disable-sync', '--no-first-run'],
     });
+  });
+  after(async () => {
+    await browser?.close();
+    await rm(dir, { recursive: true, force: true });
+  });
+
+  /** Renders `report` through `pixbatch report`, opens it from file:// and returns the page once drawn, with what it logged and loaded. */
+  async function open(report: Report, name: string) {
+    const json = join(dir, `${name}.json`);
+    const file = join(dir, `${name}.html`);
+    await writeFile(json, JSON.stringify(report, null, 2));
+    assert.equal(await cli('report', json, '--out', file), 0);
+    const page = await browser.newPage({ viewport: { width: 1200, height: 900 } });
+    const problems: string[] = [];
+    const requests: string[] = [];
+    page.on('console', (m) => {
+      if (m.type() === 'error' || m.type() === 'warning') problems.push(`${m.type()}: ${m.text()}`);
+    });
+    page.on('pageerror', (e) => problems.push(`pageerror: ${e.message}`));
+    page.on('request', (r) => requests.push(r.url()));
+    const url = pathToFileURL(file).href;
+    await page.goto(url);
+    await page.waitForSelector('body[data-ready="true"]', { timeout: 15_000 });
+    return { page, problems, requests, url };
+  }
+
+  test('opens offline with no console errors or requests, draws the chart and shows the report figures', async () => {
+    const report = sampleReport();
+    const { page, problems, requests, url } = await open(report, 'report');
     try {
-      const report = sampleReport();
-      const json = join(dir, 'report.json');
-      const file = join(dir, 'report.html');
-      await writeFile(json, JSON.stringify(report, null, 2));
-      assert.equal(await cli('report', json, '--out', file), 0);
-
-      const page = await browser.newPage({ viewport: { width: 1200, height: 900 } });
-      const problems: string[] = [];
-      const requests: string[] = [];
-      page.on('console', (m) => {
-        if (m.type() === 'error' || m.type() === 'warning') problems.push(`${m.type()}: ${m.text()}`);
-      });
-      page.on('pageerror', (e) => problems.push(`pageerror: ${e.message}`));
-      page.on('request', (r) => requests.push(r.url()));
-      const url = pathToFileURL(file).href;
-      await page.goto(url);
-      await page.waitForSelector('body[data-ready="true"]', { timeout: 15_000 });
-
       assert.deepEqual(problems, []);
       assert.deepEqual(requests, [url], 'the page itself is the only thing loaded');
       assert.equal(await page.evaluate(() => (globalThis as { __pwned?: number }).__pwned), undefined);
@@ -307,8 +320,23 @@ describe('HTML report in a headless browser', { skip: noBrowser ? `chromium not 
       await mkdir('test-artifacts', { recursive: true });
       await page.screenshot({ path: join('test-artifacts', 'report.png'), fullPage: true });
     } finally {
-      await browser.close();
-      await rm(dir, { recursive: true, force: true });
+      await page.close();
+    }
+  });
+
+  test('a run of one image and a summary without records both render without errors', async () => {
+    const one = bigReport(1, 0);
+    const { images: _i, ...summaryOnly } = sampleReport();
+    for (const [name, report] of [['one', one], ['summary-only', { ...summaryOnly, images: [] }]] as const) {
+      const { page, problems, requests, url } = await open(report as Report, name);
+      try {
+        assert.deepEqual(problems, [], name);
+        assert.deepEqual(requests, [url], name);
+        assert.equal(await page.locator('[data-figure="total"]').getAttribute('data-value'), String(report.counts.total));
+        assert.equal(await page.locator('#failures tbody tr').count(), report.failures.length);
+      } finally {
+        await page.close();
+      }
     }
   });
 });

@@ -139,7 +139,9 @@ export const PAGE_SCRIPT = `
     }
     // Rate over a centred window of about 1/25 of the run: single buckets are too spiky to read.
     var half = Math.floor(Math.max(1, Math.round(n / 25)) / 2);
+    // A run that finished within one or two buckets has no meaningful rate curve.
     for (var j = 0; j < n; j++) {
+      if (n < 3) { rate.push(null); continue; }
       var lo = Math.max(0, j - half), hi = Math.min(n - 1, j + half);
       var finished = convertedTotal[hi] + failedTotal[hi] - (lo ? convertedTotal[lo - 1] + failedTotal[lo - 1] : 0);
       rate.push(finished / ((hi - lo + 1) * tl.bucketMs / 1000));
