@@ -1,4 +1,244 @@
-import type { Command } from 'commander';
+import { Command, Option } from 'commander';
+import type { Summary } from '../interfaces.js';
+import { EXIT_JOB_FAILED, EXIT_OK, UsageError } from '../errors.js';
+import { exitCodeOf, writeReport } from '../report/summary.js';
+import { conversionOptionsFrom, type ConvertFlags } from './convert.js';
+import { printSummary } from './summary-text.js';
+import type { BatchConvertResult } from '../batch/engine.js';
+import type { WatchProgress } from '../batch/watch.js';
+import { formatProgress } from '../batch/progress-text.js';
 
-/** Registers the `batch` command. */
-export function registerBatch(_program: Command): void {}
+export interface BatchFlags {
+  pool?: string;
+  batchAccountUrl?: string;
+  shardSize?: string;
+  roundRobin?: boolean;
+  wait?: boolean;
+  maxTaskRetries?: string;
+  maxTaskTime?: string;
+  jobId?: string;
+  identityResourceId?: string;
+  identityClientId?: string;
+  pollInterval?: string;
+}
+
+/** The flags `pixbatch convert` takes to run on a Batch pool instead of this machine. */
+export function addBatchOptions(cmd: Command): Command {
+  return cmd
+    .option('--pool <id>', 'run on this Azure Batch pool instead of this machine (both locations in Blob Storage)')
+    .option('--batch-account-url <url>', 'Batch account endpoint, https://ACCOUNT.REGION.batch.azure.com (AZURE_BATCH_ENDPOINT)')
+    .option('--shard-size <n|auto>', 'images per Batch task; auto aims at a few minutes of work per task', 'auto')
+    .option('--round-robin', "one task per node, task i taking images i, i+N, … (the original scripts' assignment)")
+    .option('--no-wait', 'submit the job and return; re-attach with pixbatch batch status JOB_ID --wait')
+    .option('--max-task-retries <n>', 'retries of a failed task (storage or node trouble; -1 forever)', '3')
+    .option('--max-task-time <duration>', 'longest one task may run, ISO 8601 (PT1H) or minutes', 'PT1H')
+    .option('--job-id <id>', 'Batch job id (default: pixbatch-DATE-TIME-RANDOM)')
+    .option('--identity-resource-id <id>', "user-assigned identity that downloads the bundle (default: the pool's)")
+    .option('--identity-client-id <id>', "client id the workers sign in with (default: the pool's identity)")
+    .addOption(new Option('--poll-interval <seconds>', 'seconds between looks at the job').default('5').hideHelp());
+}
+
+function pollMs(flags: { pollInterval?: string }): number {
+  const s = Number(flags.pollInterval ?? '5');
+  if (!Number.isFinite(s) || s <= 0) throw new UsageError(`Expected a number of seconds above 0 for poll-interval but received "${flags.pollInterval}"`);
+  return s * 1000;
+}
+
+/** Progress on stderr: one rewritten line on a terminal, otherwise a line when something changed (at most every 10 s). */
+function progressPrinter(quiet: boolean): { update(p: WatchProgress): void; stop(): void } {
+  if (quiet) return { update() {}, stop() {} };
+  const tty = Boolean(process.stderr.isTTY);
+  let lastLine = '';
+  let lastAt = 0;
+  let drawn = false;
+  return {
+    update(p) {
+      const line = formatProgress(p);
+      if (tty) {
+        process.stderr.write(`\r${line.slice(0, (process.stderr.columns || 160) - 1)}\x1b[K`);
+        drawn = true;
+      } else if (line !== lastLine && Date.now() - lastAt >= 10_000) {
+        process.stderr.write(`${line}\n`);
+        lastAt = Date.now();
+      }
+      lastLine = line;
+    },
+    stop() {
+      if (drawn) process.stderr.write('\n');
+    },
+  };
+}
+
+function attachHint(jobId: string, accountUrl: string | undefined): string {
+  return `pixbatch batch status ${jobId} --wait${accountUrl ? ` --batch-account-url ${accountUrl}` : ''}`;
+}
+
+/** Prints the end of a Batch run like the local engine does, plus failed tasks with their stderr. Returns the exit code. */
+async function finish(result: BatchConvertResult, flags: { json?: boolean; quiet?: boolean; report?: string }): Promise<number> {
+  const summary: Summary = result.summary;
+  for (const t of result.failedTasks) {
+    process.stderr.write(
+      `task ${t.id} failed${t.exitCode !== undefined ? ` with exit code ${t.exitCode}` : ''}${t.failure ? ` (${t.failure})` : ''} after ${t.retries} retr${t.retries === 1 ? 'y' : 'ies'}; end of its stderr:\n`,
+    );
+    process.stderr.write(`${(t.stderrTail || '(empty)').split('\n').slice(-20).map((l) => `  | ${l}`).join('\n')}\n`);
+  }
+  if (flags.report && result.report) await writeReport(flags.report, result.report);
+  if (flags.json) process.stdout.write(`${JSON.stringify(summary)}\n`);
+  if (!flags.quiet) {
+    printSummary(summary, flags.json ? process.stderr : process.stdout);
+    process.stderr.write(`job ${result.jobId}: report ${result.jobFolder}/report.json\n`);
+  }
+  // A task that failed after its retries is a storage, credential or node failure: the job did not finish its work.
+  return result.failedTasks.length ? EXIT_JOB_FAILED : exitCodeOf(summary);
+}
+
+/** Runs SIGINT as "detach": the job goes on, and the command says how to re-attach. */
+function detachOnSigint(jobIdRef: () => string | undefined, accountUrl: () => string | undefined): { signal: AbortSignal; detached: () => boolean; dispose(): void } {
+  const abort = new AbortController();
+  const onSigint = () => {
+    abort.abort(new Error('detached'));
+    const id = jobIdRef();
+    process.stderr.write(
+      id
+        ? `\nDetached from job ${id}; it goes on on the pool. Re-attach with:\n  ${attachHint(id, accountUrl())}\n`
+        : '\nInterrupted before the job was submitted.\n',
+    );
+  };
+  process.once('SIGINT', onSigint);
+  return { signal: abort.signal, detached: () => abort.signal.aborted, dispose: () => process.off('SIGINT', onSigint) };
+}
+
+/**
+ * `pixbatch convert SRC DST --pool POOL`: the conversion on Azure Batch. Returns the exit code.
+ * `convert` calls this when `--pool` is given.
+ */
+export async function runConvertOnPool(source: string, destination: string, flags: ConvertFlags & BatchFlags): Promise<number> {
+  const { convertOnBatch } = await import('../batch/engine.js');
+  const quiet = flags.quiet === true;
+  const progress = progressPrinter(quiet);
+  let jobId: string | undefined;
+  const sig = detachOnSigint(() => jobId, () => flags.batchAccountUrl);
+  try {
+    const result = await convertOnBatch({
+      ...conversionOptionsFrom(flags),
+      source,
+      destination,
+      pool: flags.pool!,
+      batchAccountUrl: flags.batchAccountUrl,
+      shardSize: flags.shardSize,
+      roundRobin: flags.roundRobin,
+      wait: flags.wait,
+      maxTaskRetries: flags.maxTaskRetries,
+      maxTaskTime: flags.maxTaskTime,
+      jobId: flags.jobId,
+      identityResourceId: flags.identityResourceId,
+      identityClientId: flags.identityClientId,
+      pollMs: pollMs(flags),
+      signal: sig.signal,
+      onStatus: (line) => {
+        const m = /^Submitted job (\S+)/.exec(line);
+        if (m) jobId = m[1];
+        if (!quiet) process.stderr.write(`${line}\n`);
+      },
+      onProgress: (p) => {
+        jobId = p.jobId;
+        progress.update(p);
+      },
+    });
+    progress.stop();
+    if (!result.finished) {
+      if (!sig.detached() && !quiet) process.stderr.write(`Job ${result.jobId} runs on. Follow it with:\n  ${attachHint(result.jobId, flags.batchAccountUrl)}\n`);
+      if (flags.json) process.stdout.write(`${JSON.stringify(result.summary)}\n`);
+      return EXIT_OK;
+    }
+    return await finish(result, flags);
+  } finally {
+    progress.stop();
+    sig.dispose();
+  }
+}
+
+interface AttachFlags {
+  batchAccountUrl?: string;
+  jobFolder?: string;
+  destination?: string;
+  wait?: boolean;
+  json?: boolean;
+  quiet?: boolean;
+  report?: string;
+  pollInterval?: string;
+}
+
+function addAttachOptions(cmd: Command): Command {
+  return cmd
+    .argument('<jobId>', 'the Batch job id pixbatch printed when it submitted the job')
+    .option('--batch-account-url <url>', 'Batch account endpoint (AZURE_BATCH_ENDPOINT)')
+    .option('--destination <location>', "the job's destination, when the Batch job itself is gone")
+    .option('--job-folder <location>', "the job's folder (DESTINATION/.pixbatch/jobs/JOB_ID), when the Batch job itself is gone");
+}
+
+/** Registers `batch deploy|status|report|cancel` (and the `batch` command the pool commands hang under). */
+export function registerBatch(program: Command): void {
+  const batch =
+    program.commands.find((c) => c.name() === 'batch') ??
+    program.command('batch').description('run conversions on an Azure Batch pool and manage the pool');
+
+  batch
+    .command('deploy')
+    .description('build the linux-x64 bundle (Node, pixbatch, sharp) and upload it to the scripts container, unless the same bundle is there')
+    .argument('<location>', 'any Blob Storage location in the account (for example the destination); the bundle goes to its scripts container')
+    .option('--json', 'print the result as JSON')
+    .action(async (location: string, flags: { json?: boolean }) => {
+      const { deployBundle } = await import('../batch/deploy.js');
+      const deployed = await deployBundle({ location, force: true, log: (l) => process.stderr.write(`${l}\n`) });
+      if (flags.json) process.stdout.write(`${JSON.stringify(deployed)}\n`);
+      else process.stdout.write(`${deployed.uploaded ? 'uploaded' : 'already up to date:'} ${deployed.url} (sha256 ${deployed.sha256.slice(0, 16)}…, ${(deployed.size / 1048576).toFixed(1)} MB)\n`);
+    });
+
+  addAttachOptions(batch.command('status').description("show a job's progress in images and tasks; --wait follows it to the end like convert --pool"))
+    .option('--wait', 'follow the job to its end, then print the summary and write report.json')
+    .option('--json', 'print JSON')
+    .option('--report <file>', 'with --wait: also write the report here')
+    .option('-q, --quiet', 'no progress')
+    .addOption(new Option('--poll-interval <seconds>', 'seconds between looks at the job').default('5').hideHelp())
+    .action(async (jobId: string, flags: AttachFlags) => {
+      const engine = await import('../batch/engine.js');
+      if (flags.wait) {
+        const progress = progressPrinter(flags.quiet === true);
+        const sig = detachOnSigint(() => jobId, () => flags.batchAccountUrl);
+        try {
+          const result = await engine.attachToJob({ ...flags, jobId, pollMs: pollMs(flags), onProgress: (p) => progress.update(p), signal: sig.signal });
+          progress.stop();
+          process.exitCode = result.finished ? await finish(result, flags) : EXIT_OK;
+        } finally {
+          progress.stop();
+          sig.dispose();
+        }
+        return;
+      }
+      const status = await engine.jobStatus({ ...flags, jobId });
+      if (flags.json) process.stdout.write(`${JSON.stringify({ ...status.progress, finished: status.finished, jobFolder: status.job.jobFolder })}\n`);
+      else process.stdout.write(`${formatProgress(status.progress)}${status.finished ? ' | finished' : ''}\n`);
+    });
+
+  addAttachOptions(batch.command('report').description("merge a finished job's results into report.json and print its summary"))
+    .option('--json', 'print the summary as JSON')
+    .option('--report <file>', 'also write the report here')
+    .option('-q, --quiet', 'no summary text')
+    .action(async (jobId: string, flags: AttachFlags) => {
+      const engine = await import('../batch/engine.js');
+      const status = await engine.jobStatus({ ...flags, jobId });
+      if (!status.finished) {
+        throw new UsageError(`Job ${jobId} is still running (${status.progress.images.done}/${status.progress.images.total} images); follow it with: ${attachHint(jobId, flags.batchAccountUrl)}`);
+      }
+      const result = await engine.attachToJob({ ...flags, jobId, pollMs: 1000 });
+      process.exitCode = await finish(result, flags);
+    });
+
+  addAttachOptions(batch.command('cancel').description('end a job: running tasks stop, finished outputs stay; re-running the same convert does the rest'))
+    .action(async (jobId: string, flags: AttachFlags) => {
+      const { cancelJob } = await import('../batch/engine.js');
+      await cancelJob({ ...flags, jobId });
+      process.stderr.write(`job ${jobId} is ending; see what was done with: pixbatch batch report ${jobId}\n`);
+    });
+}

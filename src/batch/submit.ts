@@ -1,0 +1,214 @@
+// Creates the Batch job and adds one task per shard with add-task-collection.
+import pLimit from 'p-limit';
+import { JobError } from '../errors.js';
+import {
+  isBatchError,
+  MAX_COLLECTION_BODY_BYTES,
+  MAX_TASKS_PER_COLLECTION,
+  type BatchClient,
+  type BatchJobSpec,
+  type BatchTaskSpec,
+  type EnvironmentSetting,
+} from './client.js';
+import { BUNDLE_NODE, BUNDLE_SCRIPT } from './bundle.js';
+import { taskIdFor } from './job-folder.js';
+
+/** Calls to add-task-collection in flight at once. */
+export const TASK_COLLECTION_CONCURRENCY = 4;
+/** Rounds of re-sending tasks that got a server error before giving up. */
+const SERVER_ERROR_ROUNDS = 5;
+
+/** Quotes one word for `/bin/sh`. */
+export function shQuote(s: string): string {
+  return /^[A-Za-z0-9_./:=@%+-]+$/.test(s) ? s : `'${s.replace(/'/g, `'\\''`)}'`;
+}
+
+/** Where a node unpacks one build: keyed by its hash so a new build never mixes with an old one. */
+export function bundleDirVar(sha256: string): string {
+  return `$AZ_BATCH_NODE_SHARED_DIR/pixbatch-${sha256.slice(0, 16)}`;
+}
+
+/**
+ * The preparation task's script: unpack the bundle once per node into the shared directory
+ * (into a temporary folder, then one rename, so a half-unpacked bundle is never used).
+ */
+export function preparationCommand(sha256: string): string {
+  const dir = bundleDirVar(sha256);
+  const script = [
+    'set -e',
+    `d="${dir}"`,
+    `if [ ! -x "$d/${BUNDLE_NODE}" ]; then`,
+    '  t="$d.tmp.$$"',
+    '  rm -rf "$t" && mkdir -p "$t"',
+    '  tar -xzf "$AZ_BATCH_JOB_PREP_WORKING_DIR/pixbatch.tar.gz" -C "$t"',
+    '  mv -T "$t" "$d" 2>/dev/null || rm -rf "$t"',
+    'fi',
+    `"$d/${BUNDLE_NODE}" "$d/${BUNDLE_SCRIPT}" --version`,
+  ].join('\n');
+  return `/bin/sh -c ${shQuote(script)}`;
+}
+
+/** The command line of the task for one shard. */
+export function workerCommand(sha256: string, jobFolder: string, shard: number, extra: string[] = []): string {
+  const dir = bundleDirVar(sha256);
+  const script = `exec "${dir}/${BUNDLE_NODE}" "${dir}/${BUNDLE_SCRIPT}" worker --job-folder ${shQuote(jobFolder)} --shard ${shard}${extra.map((a) => ` ${shQuote(a)}`).join('')}`;
+  return `/bin/sh -c ${shQuote(script)}`;
+}
+
+export interface JobSpecInput {
+  jobId: string;
+  poolId: string;
+  bundleUrl: string;
+  bundleSha256: string;
+  jobFolder: string;
+  /** Resource id of the pool's user-assigned identity, used to download the bundle. */
+  identityResourceId?: string;
+  /** Ends the whole job after this long (ISO 8601 duration). */
+  maxJobWallClockTime?: string;
+}
+
+export function jobSpec(input: JobSpecInput): BatchJobSpec {
+  return {
+    id: input.jobId,
+    displayName: `pixbatch ${input.jobFolder.split('?')[0]}`.slice(0, 1024),
+    poolInfo: { poolId: input.poolId },
+    jobPreparationTask: {
+      id: 'pixbatch-prepare',
+      commandLine: preparationCommand(input.bundleSha256),
+      resourceFiles: [
+        {
+          httpUrl: input.bundleUrl,
+          filePath: 'pixbatch.tar.gz',
+          ...(input.identityResourceId ? { identityReference: { resourceId: input.identityResourceId } } : {}),
+        },
+      ],
+      waitForSuccess: true,
+      rerunOnNodeRebootAfterSuccess: true,
+      constraints: { maxTaskRetryCount: 2, maxWallClockTime: 'PT15M' },
+    },
+    // Switched to 'terminatejob' once every task is added: a job with no tasks yet counts as complete.
+    onAllTasksComplete: 'noaction',
+    usesTaskDependencies: false,
+    ...(input.maxJobWallClockTime ? { constraints: { maxWallClockTime: input.maxJobWallClockTime } } : {}),
+    metadata: [
+      { name: 'pixbatch-job-folder', value: input.jobFolder },
+      { name: 'pixbatch-bundle-sha256', value: input.bundleSha256 },
+    ],
+  };
+}
+
+export interface TaskSpecInput {
+  sha256: string;
+  jobFolder: string;
+  shards: number;
+  maxTaskRetryCount: number;
+  /** ISO 8601 duration, e.g. `PT30M`. */
+  maxWallClockTime: string;
+  /** Client id of the node's user-assigned identity (`AZURE_CLIENT_ID` for DefaultAzureCredential). */
+  identityClientId?: string;
+  environment?: EnvironmentSetting[];
+}
+
+export function taskSpecs(input: TaskSpecInput): BatchTaskSpec[] {
+  const env: EnvironmentSetting[] = [
+    ...(input.identityClientId ? [{ name: 'AZURE_CLIENT_ID', value: input.identityClientId }] : []),
+    ...(input.environment ?? []),
+  ];
+  return Array.from({ length: input.shards }, (_, i) => ({
+    id: taskIdFor(i),
+    displayName: `pixbatch shard ${i}`,
+    commandLine: workerCommand(input.sha256, input.jobFolder, i),
+    ...(env.length ? { environmentSettings: env } : {}),
+    constraints: { maxTaskRetryCount: input.maxTaskRetryCount, maxWallClockTime: input.maxWallClockTime },
+  }));
+}
+
+export interface AddTasksResult {
+  added: number;
+  /** add-task-collection calls made, including re-sends. */
+  calls: number;
+}
+
+/**
+ * Adds the tasks in calls of at most 100 tasks (and 1 MB), several calls in flight. Tasks that got a
+ * server error are sent again; a call refused as too large is split in half. A task that already exists
+ * (a re-sent call that had in fact succeeded) counts as added.
+ */
+export async function addTasks(
+  client: BatchClient,
+  jobId: string,
+  tasks: BatchTaskSpec[],
+  options: { concurrency?: number; signal?: AbortSignal; onProgress?: (added: number) => void } = {},
+): Promise<AddTasksResult> {
+  const limit = pLimit(options.concurrency ?? TASK_COLLECTION_CONCURRENCY);
+  let added = 0;
+  let calls = 0;
+
+  const send = async (chunk: BatchTaskSpec[]): Promise<void> => {
+    let pending = chunk;
+    for (let round = 0; pending.length; round++) {
+      if (round > SERVER_ERROR_ROUNDS) {
+        throw new JobError(`Could not add ${pending.length} task(s) to job ${jobId}: the service kept answering with server errors`, 'TaskAddFailed');
+      }
+      if (round > 0) await sleep(Math.min(8000, 250 * 2 ** round), options.signal);
+      let results;
+      try {
+        calls++;
+        results = await client.addTaskCollection(jobId, pending, { abortSignal: options.signal });
+      } catch (err) {
+        if (isBatchError(err, 'RequestBodyTooLarge') && pending.length > 1) {
+          const half = Math.ceil(pending.length / 2);
+          await Promise.all([send(pending.slice(0, half)), send(pending.slice(half))]);
+          return;
+        }
+        throw err;
+      }
+      const byId = new Map(pending.map((t) => [t.id, t]));
+      const retry: BatchTaskSpec[] = [];
+      for (const r of results) {
+        if (r.status === 'success' || (r.status === 'clienterror' && r.error?.code === 'TaskExists')) {
+          added++;
+          byId.delete(r.taskId);
+        } else if (r.status === 'servererror') {
+          const t = byId.get(r.taskId);
+          if (t) retry.push(t);
+          byId.delete(r.taskId);
+        } else {
+          const msg = r.error?.message?.value ?? r.error?.code ?? 'client error';
+          throw new JobError(`The service refused task ${r.taskId}: ${r.error?.code ?? ''} ${msg}`.trim(), r.error?.code);
+        }
+      }
+      // A task the service did not answer for is sent again too.
+      retry.push(...byId.values());
+      options.onProgress?.(added);
+      pending = retry;
+    }
+  };
+
+  const chunks: BatchTaskSpec[][] = [];
+  let current: BatchTaskSpec[] = [];
+  let bytes = 20;
+  for (const t of tasks) {
+    const size = Buffer.byteLength(JSON.stringify(t)) + 1;
+    if (current.length && (current.length >= MAX_TASKS_PER_COLLECTION || bytes + size > MAX_COLLECTION_BODY_BYTES)) {
+      chunks.push(current);
+      current = [];
+      bytes = 20;
+    }
+    current.push(t);
+    bytes += size;
+  }
+  if (current.length) chunks.push(current);
+  await Promise.all(chunks.map((c) => limit(() => send(c))));
+  return { added, calls };
+}
+
+function sleep(ms: number, signal?: AbortSignal): Promise<void> {
+  return new Promise((resolve, reject) => {
+    const t = setTimeout(resolve, ms);
+    signal?.addEventListener('abort', () => {
+      clearTimeout(t);
+      reject(signal.reason);
+    }, { once: true });
+  });
+}

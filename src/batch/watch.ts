@@ -1,0 +1,178 @@
+// Watches a submitted job: progress in images from the result files written so far, tasks by state
+// from the service, and completion decided from a filtered task list (task counts are approximate).
+import type { ImageRecord } from '../interfaces.js';
+import type { BatchClient, BatchTask, TaskCounts } from './client.js';
+import { isBatchError } from './client.js';
+import type { JobFolder, JobFile } from './job-folder.js';
+
+export interface ImageProgress {
+  /** Images with a result so far (planning-time skips included). */
+  done: number;
+  total: number;
+  converted: number;
+  skipped: number;
+  failed: number;
+}
+
+export interface WatchProgress {
+  jobId: string;
+  jobState: string;
+  images: ImageProgress;
+  tasks: TaskCounts & { total: number };
+  /** Images per second since watching began. */
+  rate: number;
+  /** Seconds left at the current rate, when it can be told. */
+  etaSeconds?: number;
+  elapsedMs: number;
+}
+
+export interface FailedTask {
+  id: string;
+  exitCode?: number;
+  failure?: string;
+  retries: number;
+  stderrTail: string;
+}
+
+export interface WatchResult {
+  jobState: string;
+  /** Whether every task completed (false when the job was terminated or deleted first). */
+  allTasksCompleted: boolean;
+  completedTasks: number;
+  failedTasks: FailedTask[];
+  progress: WatchProgress;
+}
+
+/** Counts images in result files, re-reading only files whose etag changed since the last look. */
+export class ResultCounter {
+  private readonly seen = new Map<string, { etag: string; counts: Omit<ImageProgress, 'total' | 'done'> }>();
+  constructor(private readonly folder: JobFolder) {}
+
+  async count(total: number): Promise<ImageProgress> {
+    for await (const entry of this.folder.store.list({ prefix: 'results/' })) {
+      if (!entry.name.endsWith('.jsonl')) continue;
+      const prev = this.seen.get(entry.name);
+      if (prev && prev.etag === entry.etag) continue;
+      let records: ImageRecord[] | undefined;
+      try {
+        records = await this.folder.readResults(entry.name);
+      } catch {
+        continue; // replaced while reading: counted on the next look
+      }
+      const counts = { converted: 0, skipped: 0, failed: 0 };
+      for (const r of records ?? []) {
+        if (r.status === 'converted') counts.converted++;
+        else if (r.status === 'failed') counts.failed++;
+        else counts.skipped++;
+      }
+      this.seen.set(entry.name, { etag: entry.etag, counts });
+    }
+    const p: ImageProgress = { done: 0, total, converted: 0, skipped: 0, failed: 0 };
+    for (const { counts } of this.seen.values()) {
+      p.converted += counts.converted;
+      p.skipped += counts.skipped;
+      p.failed += counts.failed;
+    }
+    p.done = p.converted + p.skipped + p.failed;
+    return p;
+  }
+}
+
+export interface WatchInput {
+  client: BatchClient;
+  job: JobFile;
+  folder: JobFolder;
+  /** Between looks (default 5 s; the service's counts change no faster). */
+  pollMs?: number;
+  onProgress?: (p: WatchProgress) => void;
+  signal?: AbortSignal;
+}
+
+/** Polls until every task has completed (or the job ended otherwise), then gathers the failed tasks. */
+export async function watchJob(input: WatchInput): Promise<WatchResult> {
+  const { client, job, folder } = input;
+  const jobId = job.jobId;
+  const totalTasks = job.shards.count;
+  const counter = new ResultCounter(folder);
+  const started = Date.now();
+  let firstDone: number | undefined;
+  let last: WatchProgress | undefined;
+
+  for (;;) {
+    input.signal?.throwIfAborted();
+    let jobState = 'deleted';
+    try {
+      jobState = (await client.getJob(jobId, { select: 'id,state', abortSignal: input.signal })).state;
+    } catch (err) {
+      if (!isBatchError(err, 'JobNotFound')) throw err;
+    }
+    const counts = jobState === 'deleted' ? { active: 0, running: 0, completed: 0, succeeded: 0, failed: 0 } : (await client.getTaskCounts(jobId, { abortSignal: input.signal })).taskCounts;
+    const images = await counter.count(job.planned.total);
+    firstDone ??= images.done;
+    const elapsedMs = Date.now() - started;
+    const rate = elapsedMs > 0 ? ((images.done - firstDone) * 1000) / elapsedMs : 0;
+    const left = images.total - images.done;
+    last = {
+      jobId,
+      jobState,
+      images,
+      tasks: { ...counts, total: totalTasks },
+      rate,
+      etaSeconds: rate > 0 ? left / rate : undefined,
+      elapsedMs,
+    };
+    input.onProgress?.(last);
+
+    const ended = jobState === 'completed' || jobState === 'terminating' || jobState === 'deleted' || jobState === 'deleting';
+    if (ended || counts.completed >= totalTasks) {
+      const completed = jobState === 'deleted' ? [] : await completedTasks(client, jobId, input.signal);
+      if (completed.length >= totalTasks || ended) {
+        const failed = completed.filter((t) => t.executionInfo?.result === 'failure' || (t.executionInfo?.exitCode ?? 0) !== 0);
+        const failedTasks = await Promise.all(failed.map((t) => describeFailure(client, jobId, t)));
+        // One last look so the final counts include results written just before the end.
+        last = { ...last, images: await counter.count(job.planned.total) };
+        return { jobState, allTasksCompleted: completed.length >= totalTasks, completedTasks: completed.length, failedTasks, progress: last };
+      }
+    }
+    await sleep(input.pollMs ?? 5000, input.signal);
+  }
+}
+
+async function completedTasks(client: BatchClient, jobId: string, signal?: AbortSignal): Promise<BatchTask[]> {
+  const out: BatchTask[] = [];
+  for await (const t of client.listTasks(jobId, { filter: "state eq 'completed'", select: 'id,state,executionInfo', maxResults: 1000, abortSignal: signal })) out.push(t);
+  return out;
+}
+
+const STDERR_TAIL_BYTES = 2048;
+
+async function describeFailure(client: BatchClient, jobId: string, t: BatchTask): Promise<FailedTask> {
+  let stderrTail = '';
+  try {
+    stderrTail = (await client.getTaskFile(jobId, t.id, 'stderr.txt', { tailBytes: STDERR_TAIL_BYTES })).trimEnd();
+  } catch (err) {
+    stderrTail = `(stderr.txt not available: ${(err as Error).message})`;
+  }
+  const info = t.executionInfo?.failureInfo;
+  return {
+    id: t.id,
+    exitCode: t.executionInfo?.exitCode,
+    failure: info ? `${info.category}${info.code ? ` ${info.code}` : ''}${info.message ? `: ${info.message}` : ''}` : undefined,
+    retries: t.executionInfo?.retryCount ?? 0,
+    stderrTail,
+  };
+}
+
+function sleep(ms: number, signal?: AbortSignal): Promise<void> {
+  return new Promise((resolve, reject) => {
+    const onAbort = () => {
+      clearTimeout(t);
+      reject(signal!.reason);
+    };
+    const t = setTimeout(() => {
+      signal?.removeEventListener('abort', onAbort);
+      resolve();
+    }, ms);
+    signal?.addEventListener('abort', onAbort, { once: true });
+  });
+}
