@@ -131,6 +131,8 @@ export interface Summary {
   cost?: CostSummary;
   /** Batch job id when the job ran on a pool. */
   jobId?: string;
+  /** Why the job stopped early (storage or credential failure), when it did. */
+  error?: string;
 }
 
 export interface CostSummary {

@@ -59,6 +59,10 @@ export interface ConvertOptions {
   dryRun?: boolean;
   /** Writes the summary plus one record per image to this file. */
   report?: string;
+  /** Writes a self-contained HTML report (summary, chart over time, failures) to this file. */
+  htmlReport?: string;
+  /** POSTs the summary here when the job ends (signed when PIXBATCH_WEBHOOK_SECRET is set). */
+  notify?: string;
   /** Called after every image. */
   onProgress?: (event: ProgressEvent) => void;
   /** Called once per image with its record (for streaming reports). */

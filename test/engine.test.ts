@@ -161,6 +161,33 @@ describe('convert()', () => {
     assert.deepEqual((await readdir(join(root, 'r'))).sort(), ['report.json'], 'no side files left beside the report');
   });
 
+  test('--html-report and --notify deliver the same summary at the end of a run', async () => {
+    const { createServer } = await import('node:http');
+    const bodies: string[] = [];
+    const server = createServer((req, res) => {
+      let body = '';
+      req.on('data', (c) => (body += c));
+      req.on('end', () => {
+        bodies.push(body);
+        res.end('ok');
+      });
+    });
+    await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+    try {
+      const port = (server.address() as { port: number }).port;
+      const html = join(root, 'h', 'report.html');
+      const summary = await convert({ source: src, destination: join(root, 'out13'), htmlReport: html, notify: `http://127.0.0.1:${port}/hook` });
+      const page = await readFile(html, 'utf8');
+      const data = JSON.parse(/id="pixbatch-data">(.*?)<\/script>/s.exec(page)![1]!);
+      assert.equal(data.timeline.converted.reduce((a: number, b: number) => a + b, 0), 3, 'the chart is built from the per-image records');
+      assert.deepEqual(await readdir(join(root, 'h')), ['report.html']);
+      assert.equal(bodies.length, 1);
+      assert.deepEqual(JSON.parse(bodies[0]!).counts, summary.counts);
+    } finally {
+      server.close();
+    }
+  });
+
   test('an aborted run leaves no partial or temporary file behind', async () => {
     const dir = join(root, 'many');
     for (let i = 0; i < 24; i++) await jpeg(join(dir, `m${i}.jpg`), 96, 64, i);

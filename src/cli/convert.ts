@@ -27,6 +27,8 @@ export interface ConvertFlags {
   dryRun?: boolean;
   json?: boolean;
   report?: string;
+  htmlReport?: string;
+  notify?: string;
   quiet?: boolean;
 }
 
@@ -70,6 +72,8 @@ export function conversionOptionsFrom(flags: ConvertFlags): Omit<ConvertOptions,
     maxPixels: flags.maxPixels,
     dryRun: flags.dryRun,
     report: flags.report,
+    htmlReport: flags.htmlReport,
+    notify: flags.notify,
   };
 }
 
@@ -96,6 +100,8 @@ export function registerConvert(program: Command): void {
     .option('--dry-run', 'list what would be done and convert nothing')
     .option('--json', 'print one JSON summary on stdout at the end')
     .option('--report <file>', 'write the summary plus one record per image as JSON')
+    .option('--html-report <file>', 'write a self-contained HTML report (summary, chart, failures)')
+    .option('--notify <url>', 'POST the JSON summary here when the job ends (HMAC-signed with PIXBATCH_WEBHOOK_SECRET)')
     .option('-q, --quiet', 'no progress and no summary text')
     .addHelpText(
       'after',

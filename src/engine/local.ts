@@ -1,4 +1,9 @@
-import type { ImageRecord, Store, Summary } from '../interfaces.js';
+import { readFile, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import type { ImageRecord, Report, Store, Summary } from '../interfaces.js';
+import { writeHtmlReport } from '../report/html.js';
+import { checkNotifyUrl, notifyJobEnd } from '../report/notify.js';
 import { resolveOptions, type ConvertOptions } from '../options.js';
 import { plan, type PlannedItem } from '../plan/plan.js';
 import { ReportWriter } from '../report/report-writer.js';
@@ -22,12 +27,15 @@ async function storeFor(location: string | Store, role: 'source' | 'destination'
  */
 export async function convert(options: ConvertOptions): Promise<Summary> {
   const resolved = resolveOptions(options);
+  if (options.notify) checkNotifyUrl(options.notify);
   const nested =
     typeof options.source === 'string' && typeof options.destination === 'string' ? nestedFolder(options.source, options.destination) : undefined;
   const source = await storeFor(options.source, 'source', nested ? [nested] : undefined);
   const destination = await storeFor(options.destination, 'destination');
   const startedAt = new Date();
-  const report = options.report ? await ReportWriter.open(options.report) : undefined;
+  // The HTML page is rendered from the JSON report, so one is written (to a temporary file if not asked for).
+  const reportPath = options.report ?? (options.htmlReport ? join(tmpdir(), `pixbatch-report-${process.pid}-${Date.now()}.json`) : undefined);
+  const report = reportPath ? await ReportWriter.open(reportPath) : undefined;
   const onRecord = (r: ImageRecord) => {
     report?.add(r);
     options.onRecord?.(r);
@@ -45,9 +53,23 @@ export async function convert(options: ConvertOptions): Promise<Summary> {
       summary = { ...(await runPipeline({ items, source, destination, options: resolved, onRecord, onProgress: options.onProgress, signal: options.signal })), ...extra };
     }
     await report?.finish({ ...summary, tool: { name: 'pixbatch', version: VERSION }, startedAt: startedAt.toISOString(), finishedAt: new Date().toISOString() });
+    if (options.htmlReport && reportPath) {
+      await writeHtmlReport(options.htmlReport, JSON.parse(await readFile(reportPath, 'utf8')) as Report);
+      if (!options.report) await rm(reportPath, { force: true });
+    }
+    if (options.notify && !resolved.dryRun) await notifyJobEnd(options.notify, summary, { signal: options.signal });
     return summary;
   } catch (err) {
     await report?.abandon();
+    if (options.notify && !resolved.dryRun && !options.signal?.aborted) {
+      const failed: Summary = {
+        counts: { total: 0, converted: 0, skipped: 0, failed: 0 },
+        bytesIn: 0, bytesOut: 0, seconds: (Date.now() - startedAt.getTime()) / 1000, imagesPerSecond: 0, failures: [],
+        source: source.location, destination: destination.location, spec: resolved.spec,
+        error: err instanceof Error ? err.message : String(err),
+      };
+      await notifyJobEnd(options.notify, failed, { outcome: 'failed' });
+    }
     throw err;
   } finally {
     await source.close?.();
