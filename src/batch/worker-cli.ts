@@ -1,0 +1,19 @@
+// `pixbatch worker` without loading the rest of the CLI: what the bundle runs for each Batch task.
+import { Command, CommanderError } from 'commander';
+import { exitCodeFor, EXIT_USAGE } from '../errors.js';
+import { registerWorker } from '../cli/worker.js';
+
+/** Runs `worker ARGS…` and returns the exit code: 0 done (bad images included), 2 bad usage, 3 storage or credential failure. */
+export async function runWorkerCli(args: string[]): Promise<number> {
+  const program = new Command('pixbatch').exitOverride().configureOutput({ outputError: (str, write) => write(str.split('\n')[0] + '\n') });
+  registerWorker(program);
+  try {
+    await program.parseAsync(['worker', ...args], { from: 'user' });
+    return 0;
+  } catch (err) {
+    if (err instanceof CommanderError) return EXIT_USAGE;
+    process.stderr.write(`pixbatch worker: ${err instanceof Error ? err.message : String(err)}\n`);
+    if (err instanceof Error && err.stack && process.env.PIXBATCH_DEBUG) process.stderr.write(`${err.stack}\n`);
+    return exitCodeFor(err);
+  }
+}
