@@ -1,7 +1,7 @@
 import sharp, { type Metadata } from 'sharp';
 import type { ConversionSpec, FailureCode } from '../interfaces.js';
 import { applyWatermark } from './watermark.js';
-import { encode } from './encode.js';
+import { encodeToBuffer } from './encode.js';
 
 /** A per-image failure with a stable code; the job goes on. */
 export class ImageError extends Error {
@@ -57,7 +57,7 @@ export async function convertImage(input: Buffer, spec: ConversionSpec, opts: { 
     img = img.toColourspace(meta.channels === 1 || meta.space === 'b-w' ? 'b-w' : 'srgb');
     if (spec.keepMetadata) img = img.keepMetadata();
     if (spec.watermark) img = await applyWatermark(img, spec.watermark);
-    const { data, info } = await encode(img, spec).toBuffer({ resolveWithObject: true });
+    const { data, info } = await encodeToBuffer(img, spec);
     return { data, width: info.width, height: info.height, format: info.format };
   } catch (err) {
     if (err instanceof ImageError) throw err;
