@@ -1,0 +1,64 @@
+// Shared set-up of the Batch engine's tests: Azurite with generated images, the bundle built once.
+import { spawn } from 'node:child_process';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import pLimit from 'p-limit';
+import { startAzurite, type Azurite } from './harness/azurite.js';
+import { jpegBuffer } from './harness/images.js';
+import { openStore } from '../src/store/index.js';
+import { buildBundle, type Bundle } from '../src/batch/bundle.js';
+
+/** Downloads and builds are kept here between runs, so the Node binary is fetched from the registry once. */
+export const TEST_CACHE_DIR = process.env.PIXBATCH_CACHE_DIR || fileURLToPath(new URL('../node_modules/.cache/pixbatch', import.meta.url));
+
+let bundle: Promise<Bundle> | undefined;
+export function testBundle(): Promise<Bundle> {
+  bundle ??= buildBundle({ cacheDir: TEST_CACHE_DIR });
+  return bundle;
+}
+
+/** Starts Azurite and points this process's storage credentials at it (restored by `stop`). */
+export async function storage(): Promise<Azurite & { restore(): void }> {
+  const az = await startAzurite();
+  const before = process.env.AZURE_STORAGE_CONNECTION_STRING;
+  process.env.AZURE_STORAGE_CONNECTION_STRING = az.connectionString;
+  return {
+    ...az,
+    restore() {
+      if (before === undefined) delete process.env.AZURE_STORAGE_CONNECTION_STRING;
+      else process.env.AZURE_STORAGE_CONNECTION_STRING = before;
+    },
+  };
+}
+
+/** Uploads `count` tiny JPEGs (`img/00000.jpg`, …) and the given broken files to a container. */
+export async function uploadImages(location: string, count: number, broken: Record<string, Buffer> = {}): Promise<void> {
+  const store = await openStore(location, 'destination');
+  await store.prepare?.('destination');
+  // A handful of distinct images, reused: generating 1,000 JPEGs would cost more than the test.
+  const samples = await Promise.all(Array.from({ length: 8 }, (_, i) => jpegBuffer(64, 48, i)));
+  const limit = pLimit(32);
+  await Promise.all([
+    ...Array.from({ length: count }, (_, i) => limit(() => store.write(`img/${String(i).padStart(5, '0')}.jpg`, samples[i % samples.length]!, { contentType: 'image/jpeg' }))),
+    ...Object.entries(broken).map(([name, data]) => limit(() => store.write(name, data))),
+  ]);
+  await store.close?.();
+}
+
+/** Runs `/bin/sh -c`-style command lines as a Batch node would, and collects what they print. */
+export function runShell(commandLine: string, env: NodeJS.ProcessEnv, cwd: string): Promise<{ code: number; stdout: string; stderr: string }> {
+  // Command lines start with /bin/sh -c '...': run them the same way.
+  const child = spawn('/bin/sh', ['-c', commandLine], { env, cwd, stdio: ['ignore', 'pipe', 'pipe'] });
+  let stdout = '';
+  let stderr = '';
+  child.stdout.on('data', (d) => (stdout += d));
+  child.stderr.on('data', (d) => (stderr += d));
+  return new Promise((resolve, reject) => {
+    child.on('error', reject);
+    child.on('close', (code) => resolve({ code: code ?? 1, stdout, stderr }));
+  });
+}
+
+export function repoPath(...parts: string[]): string {
+  return join(fileURLToPath(new URL('..', import.meta.url)), ...parts);
+}
