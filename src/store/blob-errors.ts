@@ -83,6 +83,15 @@ function firstLine(text: string | undefined): string {
   return (text ?? '').split(/\r?\n/).map((l) => l.trim()).find(Boolean) ?? '';
 }
 
+/** What the credential chain's managed-identity step said (the step that matters on a Batch node), else its first step. */
+function chainReason(err: unknown): string {
+  const errors = ((err as { errors?: unknown[] }).errors ?? []).filter((x): x is Error => x instanceof Error);
+  const mi = errors.find((x) => /ManagedIdentityCredential/.test(x.message));
+  const chosen = mi ?? errors[0];
+  const text = chosen ? chosen.message : (err as Error | undefined)?.message;
+  return firstLine(text?.replace(/\s+/g, ' ')).slice(0, 300);
+}
+
 export interface FailureContext {
   /** What was being done: "list", "read photos/a.jpg", "create container". */
   operation: string;
@@ -108,10 +117,16 @@ export function describeFailure(err: unknown, ctx: FailureContext): StorageError
   const using = `using ${ctx.credential}${hint}`;
   const what = `${ctx.operation} ${ctx.location}`;
   let message: string;
+  const chain = ((err as { errors?: unknown[] })?.errors ?? []) as ErrorLike[];
+  if (name === 'AggregateAuthenticationError' && chain.some((x) => x?.name === 'AuthenticationError' || /Authentication failed/i.test(x?.message ?? ''))) {
+    // A source was there (an identity endpoint answered) but refused: say that, not "no credential".
+    message = `${what} failed: could not get a token (${using}): ${chainReason(err)}`;
+    return new StorageError(message, 'TOKEN_FAILED', undefined, false);
+  }
   if (name === 'CredentialUnavailableError' || name === 'AggregateAuthenticationError') {
     message =
       `${what} failed: no credential (${using}): set AZURE_STORAGE_CONNECTION_STRING, or AZURE_STORAGE_ACCOUNT with AZURE_STORAGE_KEY or ` +
-      `AZURE_STORAGE_SAS_TOKEN, or add a SAS to the URL, or run with a managed identity or "az login" (${firstLine(e?.message).slice(0, 300)})`;
+      `AZURE_STORAGE_SAS_TOKEN, or add a SAS to the URL, or run with a managed identity or "az login" (${chainReason(err)})`;
     return new StorageError(message, 'NO_CREDENTIAL', undefined, false);
   }
   if (name === 'AuthenticationError') {
