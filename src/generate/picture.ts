@@ -25,9 +25,14 @@ function mix(a: Rgb, b: Rgb, t: number): Rgb {
   return [a[0] + (b[0] - a[0]) * t, a[1] + (b[1] - a[1]) * t, a[2] + (b[2] - a[2]) * t];
 }
 
-/** Packed 8-bit RGB pixels, row by row, `width * height * 3` bytes. */
-export function paintPicture(width: number, height: number, rng: Random, label: string): Buffer {
-  const pixels = Buffer.allocUnsafe(width * height * 3);
+/**
+ * Packed 8-bit RGB pixels, row by row, `width * height * 3` bytes. Paints into `into` when given
+ * (every byte is overwritten), so a caller making many pictures reuses one buffer.
+ */
+export function paintPicture(width: number, height: number, rng: Random, label: string, into?: Buffer): Buffer {
+  const bytes = width * height * 3;
+  if (into && into.length !== bytes) throw new RangeError(`expected a buffer of ${bytes} bytes, got ${into.length}`);
+  const pixels = into ?? Buffer.allocUnsafe(bytes);
   // Every write goes through a clamped view, so shading and noise saturate instead of wrapping around.
   const px = new Uint8ClampedArray(pixels.buffer, pixels.byteOffset, pixels.length);
 
@@ -44,16 +49,17 @@ export function paintPicture(width: number, height: number, rng: Random, label: 
     const d = (x - width / 2) / (width / 2);
     vignette[x] = Math.round(256 * (1 - strength * d * d));
   }
-  const noise = new Noise(rng);
+  const noise = new Noise(rng, width);
   for (let y = 0; y < height; y++) {
     const base = y < horizon ? mix(skyTop, skyLow, y / Math.max(1, horizon)) : mix(groundHigh, groundLow, (y - horizon) / Math.max(1, height - horizon));
     const r = Math.round(base[0]);
     const g = Math.round(base[1]);
     const b = Math.round(base[2]);
+    const row = noise.row(width);
     let i = y * width * 3;
     for (let x = 0; x < width; x++, i += 3) {
       const v = vignette[x]!;
-      const d = noise.next();
+      const d = row[x]!;
       px[i] = ((r * v) >> 8) + d;
       px[i + 1] = ((g * v) >> 8) + d;
       px[i + 2] = ((b * v) >> 8) + d;
@@ -82,33 +88,35 @@ export function paintPicture(width: number, height: number, rng: Random, label: 
   return pixels;
 }
 
-/** Luma noise like a camera sensor's: one small signed value per pixel, four pixels per xorshift step. */
+/** Luma noise like a camera sensor's: one small signed value per pixel, a row at a time. */
 class Noise {
   private readonly table = new Int8Array(256);
+  private readonly values: Int8Array;
   private state: number;
-  private left = 0;
-  private bits = 0;
 
-  constructor(rng: Random) {
+  constructor(rng: Random, width: number) {
     const amplitude = rng.int(3, 9);
     for (let k = 0; k < 256; k++) this.table[k] = Math.round(((k / 255) * 2 - 1) * amplitude);
     this.state = rng.uint32() || 1;
+    this.values = new Int8Array(width + 4);
   }
 
-  next(): number {
-    if (this.left === 0) {
-      let s = this.state;
+  /** The next `n` noise values (n <= width); the array is reused by the next call. */
+  row(n: number): Int8Array {
+    const { table, values } = this;
+    let s = this.state;
+    // One xorshift32 step gives four values, a byte each.
+    for (let k = 0; k < n; k += 4) {
       s ^= s << 13;
       s ^= s >>> 17;
       s ^= s << 5;
-      this.state = s;
-      this.bits = s;
-      this.left = 4;
+      values[k] = table[s & 0xff]!;
+      values[k + 1] = table[(s >>> 8) & 0xff]!;
+      values[k + 2] = table[(s >>> 16) & 0xff]!;
+      values[k + 3] = table[s >>> 24]!;
     }
-    const d = this.table[this.bits & 0xff]!;
-    this.bits >>>= 8;
-    this.left--;
-    return d;
+    this.state = s;
+    return values;
   }
 }
 
@@ -125,9 +133,10 @@ function paintShape(px: Uint8ClampedArray, width: number, height: number, noise:
     const r = Math.round(s.colour[0] * light);
     const g = Math.round(s.colour[1] * light);
     const b = Math.round(s.colour[2] * light);
+    const row = noise.row(x1 - x0 + 1);
     let i = (y * width + x0) * 3;
-    for (let x = x0; x <= x1; x++, i += 3) {
-      const d = noise.next();
+    for (let x = x0, k = 0; x <= x1; x++, k++, i += 3) {
+      const d = row[k]!;
       px[i] = r + d;
       px[i + 1] = g + d;
       px[i + 2] = b + d;
