@@ -15,3 +15,8 @@ export type { GenerateOptions, GenerateResult } from './generate/generate.js';
 export { renderHtmlReport, writeHtmlReport } from './report/html.js';
 export { notifyJobEnd, outcomeOf, signWebhook, verifyWebhookSignature } from './report/notify.js';
 export type { JobOutcome, NotifyOptions, NotifyResult } from './report/notify.js';
+export { loadConfig, requireConfig, writeStarterConfig } from './config/index.js';
+export type { ConfigFlags, ResolvedConfig, PriceTable } from './config/index.js';
+export { estimateCost, costOfNodeTime, nodeTimeCostSummary, estimateToCostSummary, calibrate, formatEstimate } from './cost/index.js';
+export type { CostInput, CostEstimate, Calibration } from './cost/index.js';
+export { createPoolClient, createPool, resizePool, setAutoscale, deletePool, waitForSteady, autoscaleFormula } from './pool/index.js';
