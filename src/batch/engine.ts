@@ -3,7 +3,7 @@
 import { randomBytes } from 'node:crypto';
 import type { Report, Store, Summary } from '../interfaces.js';
 import { resolveOptions, type ConvertOptions } from '../options.js';
-import { JobError, UsageError } from '../errors.js';
+import { EXIT_JOB_FAILED, EXIT_OK, EXIT_SOME_FAILED, JobError, UsageError } from '../errors.js';
 import { openStore } from '../store/index.js';
 import { isBlobLocation } from '../store/location.js';
 import { VERSION } from '../version.js';
@@ -61,6 +61,15 @@ export interface BatchConvertResult {
   /** add-task-collection calls. */
   taskCalls: number;
   bundle?: DeployedBundle;
+}
+
+/**
+ * The exit code of a finished Batch run, as the local engine's: 0 all done, 1 some images failed;
+ * 3 when a task failed after its retries (a storage, credential or node failure, not a bad image).
+ */
+export function batchExitCode(result: Pick<BatchConvertResult, 'failedTasks' | 'summary'>): number {
+  if (result.failedTasks.length) return EXIT_JOB_FAILED;
+  return result.summary.counts.failed > 0 ? EXIT_SOME_FAILED : EXIT_OK;
 }
 
 /** A job id that sorts by time: `pixbatch-20260101-120000-ab12cd`. */

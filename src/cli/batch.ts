@@ -1,7 +1,7 @@
 import { Command, Option } from 'commander';
 import type { Summary } from '../interfaces.js';
-import { EXIT_JOB_FAILED, EXIT_OK, UsageError } from '../errors.js';
-import { exitCodeOf, writeReport } from '../report/summary.js';
+import { EXIT_OK, UsageError } from '../errors.js';
+import { writeReport } from '../report/summary.js';
 import { conversionOptionsFrom, type ConvertFlags } from './convert.js';
 import { printSummary } from './summary-text.js';
 import type { BatchConvertResult } from '../batch/engine.js';
@@ -88,8 +88,8 @@ async function finish(result: BatchConvertResult, flags: { json?: boolean; quiet
     printSummary(summary, flags.json ? process.stderr : process.stdout);
     process.stderr.write(`job ${result.jobId}: report ${result.jobFolder}/report.json\n`);
   }
-  // A task that failed after its retries is a storage, credential or node failure: the job did not finish its work.
-  return result.failedTasks.length ? EXIT_JOB_FAILED : exitCodeOf(summary);
+  const { batchExitCode } = await import('../batch/engine.js');
+  return batchExitCode(result);
 }
 
 /** Runs SIGINT as "detach": the job goes on, and the command says how to re-attach. */
