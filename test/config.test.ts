@@ -139,7 +139,7 @@ describe('configuration', () => {
     assert.throws(
       () => requireConfig(config, ['azure.subscriptionId', 'batch.accountName']),
       (err: Error) => {
-        assert.match(err.message, /azure\.subscriptionId \(set "azure\.subscriptionId" in pixbatch\.config\.json, AZURE_SUBSCRIPTION_ID, --subscription\)/);
+        assert.match(err.message, /azure\.subscriptionId \(set "azure\.subscriptionId" in pixbatch\.config\.json, AZURE_SUBSCRIPTION_ID, PIXBATCH_SUBSCRIPTION_ID, --subscription\)/);
         assert.match(err.message, /batch\.accountName/);
         return true;
       },

@@ -213,7 +213,7 @@ export async function loadConfig(options: LoadConfigOptions = {}): Promise<Resol
 function whereToSet(path: string): string {
   const s = SETTINGS.find((x) => x.path === path);
   const places = [`"${path}" in ${CONFIG_FILE_NAME}`];
-  if (s) places.push(...s.env.slice(0, 1));
+  if (s) places.push(...s.env);
   if (s?.flag) places.push(flagName(s.flag));
   return places.join(', ');
 }
