@@ -7,6 +7,9 @@ import sharp from 'sharp';
 import { estimateCost, costOfNodeTime, nodeTimeCostSummary, estimateToCostSummary } from '../src/cost/estimate.js';
 import { formatEstimate, formatMoney } from '../src/cost/format.js';
 import { calibrate } from '../src/cost/calibrate.js';
+import { estimateJob } from '../src/cost/job-estimate.js';
+import { FsStore } from '../src/store/fs.js';
+import { loadConfig } from '../src/config/load.js';
 import { DEFAULT_PRICES, type PriceTableData } from '../src/cost/prices.js';
 import type { ConversionSpec } from '../src/interfaces.js';
 import { UsageError } from '../src/errors.js';
@@ -170,6 +173,20 @@ describe('calibration', () => {
     assert.equal(c.perCoreImagesPerSecond, 17);
     assert.equal(c.outputRatio, 2.5);
     assert.match(c.note, /pixbatch-fast, 2026-11-20/);
+  });
+
+  test('estimates a job on the configured pool, calibrating on images read from the source store', async () => {
+    const config = await loadConfig({ env: { PIXBATCH_VM_SIZE: 'Standard_F4s_v2', PIXBATCH_DEDICATED_NODES: '1', PIXBATCH_SPOT_NODES: '3' }, cwd: dir });
+    const store = new FsStore(dir);
+    const names = files.map((f) => f.slice(dir.length + 1));
+    const job = await estimateJob({ images: 4000, bytesIn: 4e8, spec, config, sampleFrom: { store, names }, cwd: dir });
+    assert.equal(job.calibration.source, 'sample');
+    assert.equal(job.estimate.nodes, 4);
+    assert.equal(job.estimate.vmSize, 'Standard_F4s_v2');
+    assert.equal(job.estimate.bytesOut, Math.round(4e8 * job.calibration.outputRatio!));
+    assert.match(job.text, /on a pool of 4 × Standard_F4s_v2/);
+    assert.match(job.text, /rate: measured on 2 sample images/);
+    assert.equal(job.cost.total, job.estimate.total.spot, 'a mostly-spot pool is priced as spot');
   });
 
   test('assumes the original system speed when there is neither a sample nor a bench', async () => {

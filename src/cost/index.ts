@@ -6,3 +6,5 @@ export type { CostInput, CostEstimate } from './estimate.js';
 export { formatEstimate, formatMoney } from './format.js';
 export { calibrate, fromBench, FALLBACK_PER_CORE_IMAGES_PER_SECOND } from './calibrate.js';
 export type { Calibration, CalibrateOptions, SampleInput } from './calibrate.js';
+export { estimateJob } from './job-estimate.js';
+export type { JobEstimate, JobEstimateInput } from './job-estimate.js';
