@@ -181,3 +181,34 @@ describe('pixbatch generate', () => {
     }
   });
 });
+
+describe('generate() stopping', () => {
+  test('stops when its signal is aborted, leaving only whole files', async () => {
+    const dir = join(root, 'aborted');
+    const controller = new AbortController();
+    const run = generate({
+      destination: dir,
+      count: 200,
+      size: '64x48',
+      concurrency: 1,
+      signal: controller.signal,
+      onProgress: ({ done }) => {
+        if (done === 3) controller.abort(new Error('stop'));
+      },
+    });
+    await assert.rejects(run, /stop/);
+    const written = await walk(dir);
+    assert.ok(written.length >= 3 && written.length < 200, `${written.length} files written`);
+    for (const name of written) {
+      assert.match(name, /^set-0\d\/img-\d{5}\.jpg$/, 'no temporary file left');
+      await sharp(join(dir, name), { failOn: 'warning' }).raw().toBuffer();
+    }
+  });
+
+  test('writes nothing for a count of zero and returns empty lists', async () => {
+    const result = await generate({ destination: join(root, 'zero'), count: 0 });
+    assert.deepEqual(result.files, []);
+    assert.deepEqual(result.corrupt, []);
+    assert.equal(result.bytes, 0);
+  });
+});

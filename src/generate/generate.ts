@@ -115,6 +115,9 @@ function folderFor(index: number): string {
   return `set-${String(((index - 1) % GENERATE_FOLDERS) + 1).padStart(2, '0')}`;
 }
 
+/** Raw canvases in memory at once stay under this, so 100-megapixel pictures do not multiply by the lane count. */
+const CANVAS_BUDGET = 512 * 1024 * 1024;
+
 // Broken files draw from their own seed stream, so adding --corrupt never changes the good images.
 const BROKEN_STREAM = 0x0bad_f11e;
 
@@ -197,13 +200,25 @@ export async function generate(options: GenerateOptions): Promise<GenerateResult
   // A fixed set of lanes pulls the next index, so memory stays bounded: `concurrency` pictures
   // encoding in the thread pool plus one being painted on this thread. Each lane paints into its
   // own canvas, reused from one picture to the next (sharp has finished reading it by then).
+  // The first failure stops the other lanes from starting more pictures.
+  let failed = false;
   const lane = async (): Promise<void> => {
     const canvas = Buffer.allocUnsafe(o.width * o.height * 3);
-    while (next < total) {
-      options.signal?.throwIfAborted();
-      await makeOne(next++, canvas);
+    while (next < total && !failed) {
+      try {
+        options.signal?.throwIfAborted();
+        await makeOne(next++, canvas);
+      } catch (err) {
+        failed = true;
+        throw err;
+      }
     }
   };
-  await Promise.all(Array.from({ length: Math.min(o.concurrency + 1, Math.max(1, total)) }, lane));
+  const canvasBytes = o.width * o.height * 3;
+  const lanes = total === 0 ? 0 : Math.max(1, Math.min(o.concurrency + 1, total, Math.floor(CANVAS_BUDGET / canvasBytes)));
+  // Every lane settles before this returns or throws, so nothing is written after it.
+  const settled = await Promise.allSettled(Array.from({ length: lanes }, lane));
+  const failure = settled.find((r): r is PromiseRejectedResult => r.status === 'rejected');
+  if (failure) throw failure.reason;
   return { files, corrupt, bytes, seconds: (performance.now() - started) / 1000 };
 }
