@@ -114,6 +114,16 @@ describe('pool request bodies', () => {
     });
   });
 
+  test('create with autoscale sends the autoScale shape of the PoolCreate_UserAssignedIdentities example instead of fixedScale', async () => {
+    const formula = autoscaleFormula({ minNodes: 0, maxNodes: 4, spotShare: 1 });
+    await createPool(target, 'shape-create-auto', {
+      ...{ vmSize: 'Standard_D2s_v3', dedicatedNodes: 0, spotNodes: 0, identityResourceId: IDENTITY },
+      autoScale: { formula, evaluationInterval: 'PT5M' },
+    });
+    const [req] = sent('PUT', '/pools/shape-create-auto');
+    assert.deepEqual(req!.body.properties.scaleSettings, { autoScale: { formula, evaluationInterval: 'PT5M' } });
+  });
+
   test('resizing an autoscaled pool first posts disableAutoScale with no body, then the fixed size', async () => {
     await resizePool(target, 'shape-auto', 2, 2);
     const order = standin.requests.filter((r) => r.path.toLowerCase().includes('/pools/shape-auto') && r.method !== 'GET').map((r) => `${r.method} ${r.path.split('/').slice(-1)[0]}`);

@@ -101,16 +101,32 @@ export function registerPool(program: Command): void {
 
   withWaitFlags(addConfigFlags(pool.command('create'), { nodes: true }))
     .description('create the pool: Ubuntu 22.04, the VM size, dedicated + spot nodes, the managed identity, one task per node; waits until it is steady')
-    .action(async (opts: CommonOpts) => {
+    .option('--autoscale', 'start under the generated autoscale formula (min/max nodes, spot share) instead of a fixed size')
+    .option('--min-nodes <n>', 'with --autoscale: fewest nodes')
+    .option('--max-nodes <n>', 'with --autoscale: most nodes')
+    .option('--spot-share <fraction>', 'with --autoscale: share of nodes that are spot, 0-1')
+    .option('--interval <duration>', 'with --autoscale: evaluation interval, at least 5 minutes', 'PT5M')
+    .action(async (opts: CommonOpts & { autoscale?: boolean; interval?: string }) => {
       const { config, target, poolId } = await connect(opts);
       requireConfig(config, ['identity.resourceId']);
+      const autoScale = opts.autoscale
+        ? {
+            formula: autoscaleFormula({ minNodes: config.batch.minNodes, maxNodes: config.batch.maxNodes, spotShare: config.batch.spotShare }),
+            evaluationInterval: parseEvaluationInterval(opts.interval),
+          }
+        : undefined;
       const created = await createPool(target, poolId, {
         vmSize: config.batch.vmSize,
         dedicatedNodes: config.batch.dedicatedNodes,
         spotNodes: config.batch.spotNodes,
         identityResourceId: config.identity.resourceId!,
+        ...(autoScale ? { autoScale } : {}),
       });
-      process.stderr.write(`pool ${poolId} created: ${config.batch.vmSize}, ${config.batch.dedicatedNodes} dedicated + ${config.batch.spotNodes} spot nodes\n`);
+      process.stderr.write(
+        autoScale
+          ? `pool ${poolId} created: ${config.batch.vmSize}, autoscaled between ${config.batch.minNodes} and ${config.batch.maxNodes} nodes\n`
+          : `pool ${poolId} created: ${config.batch.vmSize}, ${config.batch.dedicatedNodes} dedicated + ${config.batch.spotNodes} spot nodes\n`,
+      );
       const state = opts.wait === false ? created : await waitAndReport(target, poolId, opts);
       print(state, opts, opts.wait === false ? `pool ${poolId} accepted` : `pool ${poolId} is ready`);
     });
