@@ -36,7 +36,11 @@ export function registerGenerate(program: Command): void {
       const progress = !flags.quiet;
       const tty = err.isTTY === true;
       let lastShown = 0;
-      const result = await generate({
+      // Ctrl-C finishes the files being written, so no temporary file is left behind.
+      const abort = new AbortController();
+      const onSigint = () => abort.abort(new Error('interrupted'));
+      process.once('SIGINT', onSigint);
+      const running = generate({
         destination,
         count: flags.count,
         size: flags.size,
@@ -44,6 +48,7 @@ export function registerGenerate(program: Command): void {
         corrupt: flags.corrupt,
         quality: flags.quality,
         concurrency: flags.concurrency,
+        signal: abort.signal,
         onProgress: ({ done, total }) => {
           if (!progress) return;
           const now = Date.now();
@@ -57,6 +62,17 @@ export function registerGenerate(program: Command): void {
           }
         },
       });
+      let result: Awaited<typeof running>;
+      try {
+        result = await running;
+      } catch (err) {
+        if (!abort.signal.aborted) throw err;
+        if (progress) err.write(`${tty ? '\r\x1b[K' : ''}pixbatch: interrupted; the files written so far are whole.\n`);
+        process.exitCode = 130;
+        return;
+      } finally {
+        process.off('SIGINT', onSigint);
+      }
       const total = result.files.length + result.corrupt.length;
       if (progress) {
         if (tty) err.write('\r\x1b[K');
