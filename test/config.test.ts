@@ -114,6 +114,12 @@ describe('configuration', () => {
     await assert.rejects(loadConfig({ env: { PIXBATCH_MAX_NODES: 'many' }, cwd: dir }), /PIXBATCH_MAX_NODES: expected an integer but received "many"/);
   });
 
+  test('takes the spellings the convert command uses for the Batch URL and the identity', async () => {
+    const config = await loadConfig({ env: {}, cwd: dir, flags: { batchAccountUrl: 'https://acct.westus.batch.azure.com', identityResourceId: `/subscriptions/${SUB}/resourceGroups/rg/providers/Microsoft.ManagedIdentity/userAssignedIdentities/nodes` } });
+    assert.equal(config.batch.accountUrl, 'https://acct.westus.batch.azure.com');
+    assert.match(config.identity.resourceId!, /userAssignedIdentities\/nodes$/);
+  });
+
   test('names the flag that holds a bad value', async () => {
     await assert.rejects(loadConfig({ env: {}, cwd: dir, flags: { account: 'Has Spaces' } }), /--account \(batch\.accountName\): expected 3-24 lowercase/);
   });

@@ -37,6 +37,9 @@ export interface ConfigFlags {
   identity?: string;
   identityClientId?: string;
   storageAccount?: string;
+  /** Spellings the `convert --pool` flags use. */
+  batchAccountUrl?: string;
+  identityResourceId?: string;
   [other: string]: unknown;
 }
 
@@ -53,7 +56,8 @@ interface Setting {
   /** `batch.poolId`. */
   path: string;
   env: string[];
-  flag?: keyof ConfigFlags & string;
+  /** Option keys as commander names them; the first is this package's own flag. */
+  flags?: string[];
   kind: Kind;
 }
 
@@ -63,22 +67,22 @@ interface Setting {
  * read for the pool identity: on a workstation it names the caller's service principal.
  */
 export const SETTINGS: readonly Setting[] = [
-  { path: 'azure.subscriptionId', env: ['AZURE_SUBSCRIPTION_ID', 'PIXBATCH_SUBSCRIPTION_ID'], flag: 'subscription', kind: 'string' },
-  { path: 'azure.resourceGroup', env: ['PIXBATCH_RESOURCE_GROUP', 'AZURE_RESOURCE_GROUP'], flag: 'resourceGroup', kind: 'string' },
-  { path: 'azure.region', env: ['PIXBATCH_REGION', 'AZURE_LOCATION'], flag: 'region', kind: 'string' },
+  { path: 'azure.subscriptionId', env: ['AZURE_SUBSCRIPTION_ID', 'PIXBATCH_SUBSCRIPTION_ID'], flags: ['subscription'], kind: 'string' },
+  { path: 'azure.resourceGroup', env: ['PIXBATCH_RESOURCE_GROUP', 'AZURE_RESOURCE_GROUP'], flags: ['resourceGroup'], kind: 'string' },
+  { path: 'azure.region', env: ['PIXBATCH_REGION', 'AZURE_LOCATION'], flags: ['region'], kind: 'string' },
   { path: 'azure.armEndpoint', env: ['PIXBATCH_ARM_ENDPOINT'], kind: 'string' },
-  { path: 'batch.accountName', env: ['PIXBATCH_BATCH_ACCOUNT', 'AZURE_BATCH_ACCOUNT'], flag: 'account', kind: 'string' },
-  { path: 'batch.accountUrl', env: ['PIXBATCH_BATCH_URL', 'AZURE_BATCH_ENDPOINT'], flag: 'accountUrl', kind: 'string' },
-  { path: 'batch.poolId', env: ['PIXBATCH_POOL_ID'], flag: 'pool', kind: 'string' },
-  { path: 'batch.vmSize', env: ['PIXBATCH_VM_SIZE'], flag: 'vmSize', kind: 'string' },
-  { path: 'batch.dedicatedNodes', env: ['PIXBATCH_DEDICATED_NODES'], flag: 'dedicated', kind: 'integer' },
-  { path: 'batch.spotNodes', env: ['PIXBATCH_SPOT_NODES'], flag: 'spot', kind: 'integer' },
-  { path: 'batch.minNodes', env: ['PIXBATCH_MIN_NODES'], flag: 'minNodes', kind: 'integer' },
-  { path: 'batch.maxNodes', env: ['PIXBATCH_MAX_NODES'], flag: 'maxNodes', kind: 'integer' },
-  { path: 'batch.spotShare', env: ['PIXBATCH_SPOT_SHARE'], flag: 'spotShare', kind: 'number' },
-  { path: 'identity.resourceId', env: ['PIXBATCH_IDENTITY_ID'], flag: 'identity', kind: 'string' },
-  { path: 'identity.clientId', env: ['PIXBATCH_IDENTITY_CLIENT_ID'], flag: 'identityClientId', kind: 'string' },
-  { path: 'storage.account', env: ['AZURE_STORAGE_ACCOUNT', 'PIXBATCH_STORAGE_ACCOUNT'], flag: 'storageAccount', kind: 'string' },
+  { path: 'batch.accountName', env: ['PIXBATCH_BATCH_ACCOUNT', 'AZURE_BATCH_ACCOUNT'], flags: ['account'], kind: 'string' },
+  { path: 'batch.accountUrl', env: ['PIXBATCH_BATCH_URL', 'AZURE_BATCH_ENDPOINT'], flags: ['accountUrl', 'batchAccountUrl'], kind: 'string' },
+  { path: 'batch.poolId', env: ['PIXBATCH_POOL_ID'], flags: ['pool'], kind: 'string' },
+  { path: 'batch.vmSize', env: ['PIXBATCH_VM_SIZE'], flags: ['vmSize'], kind: 'string' },
+  { path: 'batch.dedicatedNodes', env: ['PIXBATCH_DEDICATED_NODES'], flags: ['dedicated'], kind: 'integer' },
+  { path: 'batch.spotNodes', env: ['PIXBATCH_SPOT_NODES'], flags: ['spot'], kind: 'integer' },
+  { path: 'batch.minNodes', env: ['PIXBATCH_MIN_NODES'], flags: ['minNodes'], kind: 'integer' },
+  { path: 'batch.maxNodes', env: ['PIXBATCH_MAX_NODES'], flags: ['maxNodes'], kind: 'integer' },
+  { path: 'batch.spotShare', env: ['PIXBATCH_SPOT_SHARE'], flags: ['spotShare'], kind: 'number' },
+  { path: 'identity.resourceId', env: ['PIXBATCH_IDENTITY_ID'], flags: ['identity', 'identityResourceId'], kind: 'string' },
+  { path: 'identity.clientId', env: ['PIXBATCH_IDENTITY_CLIENT_ID'], flags: ['identityClientId'], kind: 'string' },
+  { path: 'storage.account', env: ['AZURE_STORAGE_ACCOUNT', 'PIXBATCH_STORAGE_ACCOUNT'], flags: ['storageAccount'], kind: 'string' },
   { path: 'storage.inputContainer', env: ['PIXBATCH_INPUT_CONTAINER'], kind: 'string' },
   { path: 'storage.outputContainer', env: ['PIXBATCH_OUTPUT_CONTAINER'], kind: 'string' },
   { path: 'storage.scriptsContainer', env: ['PIXBATCH_SCRIPTS_CONTAINER'], kind: 'string' },
@@ -106,7 +110,7 @@ function layerFrom(source: 'env' | 'flags', values: Record<string, unknown>): Co
   const layer: Record<string, any> = {};
   const labels = new Map<string, string>();
   for (const s of SETTINGS) {
-    const names = source === 'env' ? s.env : s.flag ? [s.flag] : [];
+    const names = source === 'env' ? s.env : (s.flags ?? []);
     for (const name of names) {
       const raw = values[name];
       if (raw === undefined || raw === null || raw === '') continue;
@@ -214,7 +218,7 @@ function whereToSet(path: string): string {
   const s = SETTINGS.find((x) => x.path === path);
   const places = [`"${path}" in ${CONFIG_FILE_NAME}`];
   if (s) places.push(...s.env);
-  if (s?.flag) places.push(flagName(s.flag));
+  if (s?.flags) places.push(flagName(s.flags[0]!));
   return places.join(', ');
 }
 
