@@ -65,8 +65,8 @@ export function registerGenerate(program: Command): void {
       let result: Awaited<typeof running>;
       try {
         result = await running;
-      } catch (err) {
-        if (!abort.signal.aborted) throw err;
+      } catch (error) {
+        if (!abort.signal.aborted) throw error;
         if (progress) err.write(`${tty ? '\r\x1b[K' : ''}pixbatch: interrupted; the files written so far are whole.\n`);
         process.exitCode = 130;
         return;
