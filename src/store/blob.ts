@@ -8,6 +8,7 @@
  * for await (const entry of store.list()) console.log(entry.name, entry.size);
  */
 import { createHash, randomBytes } from 'node:crypto';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { BlobServiceClient, newPipeline, type ContainerClient, type BlobItem } from '@azure/storage-blob';
 import { RestError, createDefaultHttpClient, type HttpClient, type PipelineRequest } from '@azure/core-rest-pipeline';
 import type { Store, StoreEntry, ReadOptions, WriteOptions } from '../interfaces.js';
@@ -189,22 +190,31 @@ export class BlobStore implements Store {
 
   async read(name: string, options: ReadOptions = {}): Promise<Buffer> {
     const blob = this.container.getBlobClient(this.prefix + name);
-    try {
-      // One GET; if the body breaks off, the SDK resumes the remaining range pinned to the same etag.
-      const res = await blob.download(0, undefined, { abortSignal: options.abortSignal, maxRetryRequests: this.opts.maxTries });
-      const chunks: Buffer[] = [];
-      let length = 0;
-      for await (const chunk of res.readableStreamBody as AsyncIterable<Buffer>) {
-        chunks.push(chunk);
-        length += chunk.length;
+    // The SDK retries failed requests, but a body cut off mid-way surfaces as an AbortError it does not
+    // retry; those are retried here with a fresh GET (the user's own abort is not).
+    for (let attempt = 1; ; attempt++) {
+      try {
+        const res = await blob.download(0, undefined, { abortSignal: options.abortSignal, maxRetryRequests: this.opts.maxTries });
+        const chunks: Buffer[] = [];
+        let length = 0;
+        for await (const chunk of res.readableStreamBody as AsyncIterable<Buffer>) {
+          chunks.push(chunk);
+          length += chunk.length;
+        }
+        if (res.contentLength !== undefined && length !== res.contentLength) {
+          throw new StorageError(`read ${name} from ${this.location} failed: got ${length} of ${res.contentLength} bytes`, 'ECONNRESET', undefined, true);
+        }
+        return Buffer.concat(chunks, length);
+      } catch (err) {
+        if (statusOf(err) === 404) throw new StorageError(`read ${name} from ${this.location} failed: 404, blob does not exist`, 'ENOENT', 404, false);
+        const cut = !options.abortSignal?.aborted && ((err as Error)?.name === 'AbortError' || (err instanceof StorageError && err.transient));
+        if (cut && attempt < this.opts.maxTries) {
+          await sleep(Math.min(this.opts.maxRetryDelayMs, this.opts.retryDelayMs * 2 ** (attempt - 1)));
+          continue;
+        }
+        if (cut) throw new StorageError(`read ${name} from ${this.location} failed: the connection closed before the whole blob arrived`, 'ECONNRESET', undefined, true);
+        throw this.fail(err, `read ${name} from`);
       }
-      if (res.contentLength !== undefined && length !== res.contentLength) {
-        throw new StorageError(`read ${name} from ${this.location} failed: got ${length} of ${res.contentLength} bytes`, 'ECONNRESET', undefined, true);
-      }
-      return Buffer.concat(chunks, length);
-    } catch (err) {
-      if (statusOf(err) === 404) throw new StorageError(`read ${name} from ${this.location} failed: 404, blob does not exist`, 'ENOENT', 404, false);
-      throw this.fail(err, `read ${name} from`);
     }
   }
 
@@ -243,15 +253,18 @@ export class BlobStore implements Store {
     }
   }
 
+  /** Whether the blob already holds exactly these bytes and metadata; a failure to look is thrown (the caller may retry). */
   private async holds(name: string, md5: Buffer, metadata: Record<string, string> | undefined): Promise<boolean> {
+    let p;
     try {
-      const p = await this.container.getBlobClient(this.prefix + name).getProperties();
-      if (!p.contentMD5 || !md5.equals(Buffer.from(p.contentMD5))) return false;
-      const have = p.metadata ?? {};
-      return Object.entries(metadata ?? {}).every(([k, v]) => have[k.toLowerCase()] === v);
-    } catch {
-      return false;
+      p = await this.container.getBlobClient(this.prefix + name).getProperties();
+    } catch (err) {
+      if (statusOf(err) === 404) return false;
+      throw this.fail(err, `write ${name} to`);
     }
+    if (!p.contentMD5 || !md5.equals(Buffer.from(p.contentMD5))) return false;
+    const have = p.metadata ?? {};
+    return Object.entries(metadata ?? {}).every(([k, v]) => have[k.toLowerCase()] === v);
   }
 
   /** Source: the container must exist and be listable. Destination: the container is created when missing. */
