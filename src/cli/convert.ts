@@ -1,8 +1,10 @@
 import { Command, Option } from 'commander';
 import type { ImageRecord, Summary } from '../interfaces.js';
+import { UsageError } from '../errors.js';
 import { FITS, OUTPUT_FORMATS, OVERWRITE_POLICIES, PRESETS, WATERMARK_POSITIONS, type ConvertOptions } from '../options.js';
 import { exitCodeOf } from '../report/summary.js';
 import { progressReporter } from './progress.js';
+import { addBatchOptions, runConvertOnPool, type BatchFlags } from './batch.js';
 import { formatBytes, printSummary } from './summary-text.js';
 
 const collect = (value: string, previous: string[] = []) => [...previous, value];
@@ -102,7 +104,11 @@ export function registerConvert(program: Command): void {
     .option('--report <file>', 'write the summary plus one record per image as JSON')
     .option('--html-report <file>', 'write a self-contained HTML report (summary, chart, failures)')
     .option('--notify <url>', 'POST the JSON summary here when the job ends (HMAC-signed with PIXBATCH_WEBHOOK_SECRET)')
-    .option('-q, --quiet', 'no progress and no summary text')
+    .option('-q, --quiet', 'no progress and no summary text');
+  addBatchOptions(cmd)
+    .option('--config <file>', 'config file for Batch settings and prices (default: pixbatch.config.json, or PIXBATCH_CONFIG)')
+    .option('--nodes <n>', 'with --dry-run: estimate the job on a pool of this many nodes (default: the config\'s pool)')
+    .option('--vm-size <size>', 'with --dry-run: VM size of that pool (default: the config\'s, else Standard_D2s_v3)')
     .addHelpText(
       'after',
       `
@@ -115,9 +121,18 @@ Examples:
   pixbatch convert ./photos ./png --preset fast --json > summary.json
   pixbatch convert ./photos ./png --dry-run`,
     )
-    .action(async (source: string, destination: string, flags: ConvertFlags) => {
+    .action(async (source: string, destination: string, flags: ConvertFlags & BatchFlags & EstimateFlags) => {
+      if (flags.pool && !flags.dryRun) {
+        process.exitCode = await runConvertOnPool(source, destination, flags);
+        return;
+      }
       const { convert } = await import('../engine/local.js');
       const quiet = flags.quiet === true;
+      const sampleNames: string[] = [];
+      const onDryRunRecord = (r: ImageRecord) => {
+        if (r.status === 'planned' && sampleNames.length < 8) sampleNames.push(r.name);
+        if (!flags.json && !quiet) printDryRunLine(r);
+      };
       const progress = progressReporter({ quiet: quiet || flags.dryRun === true });
       const abort = new AbortController();
       const onSigint = () => {
@@ -133,7 +148,7 @@ Examples:
           destination,
           signal: abort.signal,
           onProgress: (e) => progress.update(e),
-          onRecord: flags.dryRun && !flags.json && !quiet ? printDryRunLine : undefined,
+          onRecord: flags.dryRun ? onDryRunRecord : undefined,
         });
       } catch (err) {
         progress.stop();
@@ -146,10 +161,60 @@ Examples:
         process.off('SIGINT', onSigint);
       }
       progress.stop();
+      let estimateText: string | undefined;
+      if (flags.dryRun && summary.counts.converted > 0) {
+        const estimate = await estimateForDryRun(source, summary, sampleNames, flags);
+        summary = { ...summary, cost: estimate.cost };
+        estimateText = estimate.text;
+      }
       if (flags.json) process.stdout.write(`${JSON.stringify(summary)}\n`);
+      if (estimateText && !quiet) (flags.json ? process.stderr : process.stdout).write(`${estimateText}\n`);
       if (!quiet) printSummary(summary, flags.json ? process.stderr : process.stdout);
       process.exitCode = exitCodeOf(summary);
     });
+}
+
+interface EstimateFlags {
+  config?: string;
+  nodes?: string;
+  vmSize?: string;
+}
+
+/**
+ * What the planned work would take on a Batch pool: a quick calibration on a few of the planned
+ * images, then node time and cost for the configured (or given) pool, shards as `--pool` would cut them.
+ */
+async function estimateForDryRun(source: string, summary: Summary, sampleNames: string[], flags: ConvertFlags & BatchFlags & EstimateFlags) {
+  const [{ estimateJob }, { loadConfig }, { openStore }, { autoShardSize, coresOfVmSize, parseShardSize }] = await Promise.all([
+    import('../cost/index.js'),
+    import('../config/index.js'),
+    import('../store/index.js'),
+    import('../batch/shards.js'),
+  ]);
+  const nodesFlag = flags.nodes === undefined ? undefined : Number(flags.nodes);
+  if (nodesFlag !== undefined && (!Number.isInteger(nodesFlag) || nodesFlag < 1)) {
+    throw new UsageError(`Expected a whole number of nodes above 0 for nodes but received "${flags.nodes}"`);
+  }
+  const config = await loadConfig({ flags: { config: flags.config, vmSize: flags.vmSize } });
+  const nodes = nodesFlag ?? (config.batch.dedicatedNodes + config.batch.spotNodes || config.batch.maxNodes || 10);
+  const images = summary.counts.converted;
+  const shardSize = parseShardSize(flags.shardSize);
+  const perShard =
+    shardSize === 'auto' ? autoShardSize(images, summary.bytesIn, { nodes, cores: coresOfVmSize(config.batch.vmSize), slotsPerNode: 1 }) : shardSize;
+  const store = await openStore(source, 'source');
+  try {
+    return await estimateJob({
+      images,
+      bytesIn: summary.bytesIn,
+      spec: summary.spec!,
+      config,
+      nodes,
+      shards: flags.roundRobin ? nodes : Math.ceil(images / perShard),
+      sampleFrom: { store, names: sampleNames },
+    });
+  } finally {
+    await store.close?.();
+  }
 }
 
 export { formatBytes };
