@@ -178,6 +178,7 @@ describe('pixbatch batch pool (the command, signed in with a managed identity)',
     assert.match(r.stderr, /pool cli-ok resizing: dedicated \d\/2, spot 0\/0/);
     assert.match(r.stderr, /pool cli-ok steady: dedicated 2\/2/);
     assert.match(r.stdout, /pool cli-ok is ready/);
+    assert.match(r.stdout, /about \$0\.19 per hour while these nodes run \(list prices as of /, 'two dedicated Standard_D2s_v3 at the default price');
     const put = standin.requests.find((q) => q.method === 'PUT' && q.path.endsWith('/pools/cli-ok'));
     assert.equal(put?.body.identity.type, 'UserAssigned');
   });

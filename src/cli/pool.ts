@@ -2,7 +2,10 @@ import { Command } from 'commander';
 import { createInterface } from 'node:readline/promises';
 import { loadConfig, requireConfig, type ConfigFlags } from '../config/load.js';
 import { addConfigFlags } from '../config/flags.js';
-import type { ResolvedConfig } from '../config/schema.js';
+import type { PriceTable, ResolvedConfig } from '../config/schema.js';
+import { costOfNodeTime } from '../cost/estimate.js';
+import { formatMoney } from '../cost/format.js';
+import { priceLabel } from '../cost/prices.js';
 import { invalidOption, UsageError } from '../errors.js';
 import { createPoolClient, type PoolTarget } from '../pool/client.js';
 import { autoscaleFormula, parseEvaluationInterval } from '../pool/formula.js';
@@ -68,12 +71,22 @@ async function waitAndReport(target: PoolTarget, poolId: string, opts: CommonOpt
   return state;
 }
 
-function print(state: PoolState, opts: CommonOpts, headline: string): void {
+/** "about $0.23 per hour while these nodes run (list prices as of ...)", when the size has a price. */
+function hourlyCost(state: PoolState, prices: PriceTable): string | undefined {
+  if (!state.vmSize || state.currentDedicated + state.currentSpot === 0) return undefined;
+  const perHour = (costOfNodeTime(3600 * state.currentDedicated, state.vmSize, 'dedicated', prices) ?? NaN) + (costOfNodeTime(3600 * state.currentSpot, state.vmSize, 'spot', prices) ?? NaN);
+  if (Number.isNaN(perHour)) return undefined;
+  return `about ${formatMoney(perHour, prices.currency)} per hour while these nodes run (${priceLabel(prices)})`;
+}
+
+function print(state: PoolState, opts: CommonOpts, headline: string, prices?: PriceTable): void {
   if (opts.json) {
     process.stdout.write(`${JSON.stringify(state, null, 2)}\n`);
     return;
   }
   const lines = [headline, `  ${describePoolState(state)}${state.vmSize ? ` on ${state.vmSize}` : ''}`];
+  const cost = prices && hourlyCost(state, prices);
+  if (cost) lines.push(`  ${cost}`);
   if (state.autoScale) lines.push(`  autoscale every ${state.autoScale.evaluationInterval ?? 'PT15M'}:`, ...state.autoScale.formula.split('\n').map((l) => `    ${l}`));
   for (const e of state.resizeErrors) lines.push(`  resize error ${e}`);
   process.stdout.write(`${lines.join('\n')}\n`);
@@ -128,17 +141,17 @@ export function registerPool(program: Command): void {
           : `pool ${poolId} created: ${config.batch.vmSize}, ${config.batch.dedicatedNodes} dedicated + ${config.batch.spotNodes} spot nodes\n`,
       );
       const state = opts.wait === false ? created : await waitAndReport(target, poolId, opts);
-      print(state, opts, opts.wait === false ? `pool ${poolId} accepted` : `pool ${poolId} is ready`);
+      print(state, opts, opts.wait === false ? `pool ${poolId} accepted` : `pool ${poolId} is ready`, config.prices);
     });
 
   addConfigFlags(pool.command('show'))
     .description('show the pool: allocation state, nodes, scale settings, resize errors')
     .option('--json', 'print the pool state as JSON')
     .action(async (opts: CommonOpts) => {
-      const { target, poolId } = await connect(opts);
+      const { config, target, poolId } = await connect(opts);
       const found = await getPool(target, poolId);
       if (!found) throw new UsageError(`pool ${poolId} does not exist in Batch account ${target.accountName}; create it with: pixbatch batch pool create`);
-      print(poolState(found, poolId), opts, `pool ${poolId}`);
+      print(poolState(found, poolId), opts, `pool ${poolId}`, config.prices);
     });
 
   withWaitFlags(addConfigFlags(pool.command('resize')))
@@ -150,7 +163,7 @@ export function registerPool(program: Command): void {
       const spot = count('spot', opts.spot);
       if (dedicated === undefined && spot === undefined) throw new UsageError('Expected --dedicated N and/or --spot N for resize');
       // Not passed to the config: a missing count means "keep", not "use the configured default".
-      const { target, poolId } = await connect({ ...opts, dedicated: undefined, spot: undefined });
+      const { config, target, poolId } = await connect({ ...opts, dedicated: undefined, spot: undefined });
       const current = await getPool(target, poolId);
       if (!current) throw new UsageError(`pool ${poolId} does not exist in Batch account ${target.accountName}; create it with: pixbatch batch pool create`);
       const now = poolState(current, poolId);
@@ -159,7 +172,7 @@ export function registerPool(program: Command): void {
       const accepted = await resizePool(target, poolId, d, s);
       process.stderr.write(`pool ${poolId} resizing to ${d} dedicated + ${s} spot nodes\n`);
       const state = opts.wait === false ? accepted : await waitAndReport(target, poolId, opts);
-      print(state, opts, `pool ${poolId} resized`);
+      print(state, opts, `pool ${poolId} resized`, config.prices);
     });
 
   addConfigFlags(pool.command('autoscale'))
