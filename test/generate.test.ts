@@ -168,6 +168,31 @@ describe('pixbatch generate', () => {
     assert.match(r.stderr, /generated 2 images/);
   });
 
+  test('Ctrl-C stops it with exit code 130, leaving only whole images', async () => {
+    const dir = join(root, 'interrupted');
+    const child = spawn(process.execPath, ['--import', 'tsx', 'src/cli/main.ts', 'generate', dir, '--count', '100000', '--size', '64x48'], {
+      stdio: ['ignore', 'ignore', 'pipe'],
+    });
+    let stderr = '';
+    child.stderr.on('data', (d) => (stderr += d));
+    const exited = new Promise<number | null>((resolve) => child.on('close', (code) => resolve(code)));
+    try {
+      // Interrupt as soon as the first image is in place.
+      while ((await walk(dir).catch(() => [])).length === 0) await new Promise((r) => setTimeout(r, 50));
+      child.kill('SIGINT');
+      assert.equal(await exited, 130, stderr);
+    } finally {
+      child.kill('SIGKILL');
+    }
+    assert.match(stderr, /interrupted/);
+    const written = await walk(dir);
+    assert.ok(written.length > 0 && written.length < 100000);
+    for (const name of written) {
+      assert.match(name, /^set-0\d\/img-\d{5}\.jpg$/, 'no temporary file left');
+      await sharp(join(dir, name), { failOn: 'warning' }).raw().toBuffer();
+    }
+  });
+
   test('exits 2 with one line saying what was expected for a bad flag', async () => {
     for (const [args, message] of [
       [['--count', '3', '--quality', '120'], /Expected integer between 1 and 100 for quality but received "120"/],
