@@ -1,0 +1,90 @@
+// Runs a command and measures it the way the benchmark reports it: wall time, and peak memory of
+// its whole process tree (GNU parallel's and Pillow's children included), read from /proc.
+import { spawn } from 'node:child_process';
+import { readdirSync, readFileSync } from 'node:fs';
+
+export interface TreeRun {
+  code: number | null;
+  seconds: number;
+  /** Largest sum of RSS over the processes alive at one sample (bytes). */
+  peakTreeRss: number;
+  /** Largest high-water mark (VmHWM) of any one process in the tree (bytes). */
+  peakProcessRss: number;
+  stdout: string;
+  stderr: string;
+}
+
+const SAMPLE_MS = 50;
+
+/** Parent pid of every process, read from /proc/PID/stat. */
+function parents(): Map<number, number> {
+  const map = new Map<number, number>();
+  for (const entry of readdirSync('/proc')) {
+    if (!/^\d+$/.test(entry)) continue;
+    try {
+      const stat = readFileSync(`/proc/${entry}/stat`, 'utf8');
+      // The command name may hold spaces and parentheses: fields start after the last ')'.
+      const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+      map.set(Number(entry), Number(fields[1]));
+    } catch {
+      // The process ended between readdir and read.
+    }
+  }
+  return map;
+}
+
+function descendants(root: number): number[] {
+  const byParent = new Map<number, number[]>();
+  for (const [pid, ppid] of parents()) {
+    const list = byParent.get(ppid) ?? [];
+    list.push(pid);
+    byParent.set(ppid, list);
+  }
+  const out = [root];
+  for (let i = 0; i < out.length; i++) out.push(...(byParent.get(out[i]!) ?? []));
+  return out;
+}
+
+function memoryOf(pid: number): { rss: number; hwm: number } | undefined {
+  try {
+    const status = readFileSync(`/proc/${pid}/status`, 'utf8');
+    const kb = (key: string) => Number(new RegExp(`^${key}:\\s+(\\d+) kB`, 'm').exec(status)?.[1] ?? 0) * 1024;
+    return { rss: kb('VmRSS'), hwm: kb('VmHWM') };
+  } catch {
+    return undefined;
+  }
+}
+
+/** Runs `command args` to completion, sampling the process tree's memory every 50 ms. */
+export function runMeasured(command: string, args: string[], options: { env?: NodeJS.ProcessEnv; cwd?: string } = {}): Promise<TreeRun> {
+  return new Promise((resolve, reject) => {
+    const started = performance.now();
+    const child = spawn(command, args, { env: options.env ?? process.env, cwd: options.cwd, stdio: ['ignore', 'pipe', 'pipe'] });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.setEncoding('utf8').on('data', (d: string) => (stdout += d));
+    child.stderr.setEncoding('utf8').on('data', (d: string) => (stderr = (stderr + d).slice(-20_000)));
+    let peakTreeRss = 0;
+    let peakProcessRss = 0;
+    const sample = () => {
+      if (child.pid === undefined) return;
+      let sum = 0;
+      for (const pid of descendants(child.pid)) {
+        const m = memoryOf(pid);
+        if (!m) continue;
+        sum += m.rss;
+        peakProcessRss = Math.max(peakProcessRss, m.hwm);
+      }
+      peakTreeRss = Math.max(peakTreeRss, sum);
+    };
+    const timer = setInterval(sample, SAMPLE_MS);
+    child.on('error', (err) => {
+      clearInterval(timer);
+      reject(err);
+    });
+    child.on('close', (code) => {
+      clearInterval(timer);
+      resolve({ code, seconds: (performance.now() - started) / 1000, peakTreeRss, peakProcessRss, stdout, stderr });
+    });
+  });
+}
