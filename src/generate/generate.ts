@@ -142,13 +142,15 @@ async function writeAtomically(path: string, data: Buffer): Promise<void> {
   }
 }
 
-async function prepareDestination(destination: string): Promise<void> {
+/** Creates the destination and the sub-folders `files` files will use. */
+async function prepareDestination(destination: string, files: number): Promise<void> {
   const existing = await stat(destination).catch(() => undefined);
   if (existing && !existing.isDirectory()) {
     throw new UsageError(`Expected a folder for destination but "${destination}" is a file`);
   }
   try {
-    for (let f = 1; f <= GENERATE_FOLDERS; f++) await mkdir(join(destination, folderFor(f)), { recursive: true });
+    await mkdir(destination, { recursive: true });
+    for (let f = 1; f <= Math.min(files, GENERATE_FOLDERS); f++) await mkdir(join(destination, folderFor(f)), { recursive: true });
   } catch (err) {
     throw new JobError(`Cannot create folders in "${destination}": ${(err as Error).message}`, (err as NodeJS.ErrnoException).code, { cause: err });
   }
@@ -164,7 +166,7 @@ async function prepareDestination(destination: string): Promise<void> {
 export async function generate(options: GenerateOptions): Promise<GenerateResult> {
   const o = resolveGenerateOptions(options);
   const started = performance.now();
-  await prepareDestination(o.destination);
+  await prepareDestination(o.destination, Math.max(o.count, o.corrupt));
   const total = o.count + o.corrupt;
   const files = Array.from({ length: o.count }, (_, i) => imageName(i + 1));
   const corrupt = Array.from({ length: o.corrupt }, (_, i) => brokenName(i + 1).name);
