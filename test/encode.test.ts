@@ -2,7 +2,7 @@ import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import sharp from 'sharp';
 import { convertImage } from '../src/convert/image.js';
-import { encodeToBuffer, usesFastPng, PNG_PRESETS } from '../src/convert/encode.js';
+import { encodeRawPng, encodeToBuffer, usesFastPng, PNG_PRESETS } from '../src/convert/encode.js';
 import { encodePngFast, loadFastPng } from '../src/convert/png-fast.js';
 import type { ConversionSpec, Preset } from '../src/interfaces.js';
 
@@ -18,7 +18,7 @@ function pixels(channels: number, depth: 8 | 16 = 8): Buffer {
   for (let y = 0; y < H; y++) {
     for (let x = 0; x < W; x++) {
       for (let c = 0; c < channels; c++) {
-        seed = (seed * 1103515245 + 12345) >>> 0;
+        seed = (Math.imul(seed, 1103515245) + 12345) >>> 0;
         const v = Math.min(max, Math.max(0, Math.round(((x * (c + 1) + y * 3) / (W + H * 3)) * max * 0.8 + (seed % 41) * (max / 255))));
         const i = (y * W + x) * channels + c;
         if (depth === 8) out[i] = v;
@@ -108,12 +108,36 @@ describe('PNG encoding keeps every pixel, the colour type and the bit depth', ()
 });
 
 describe('which encoder a spec uses', () => {
-  test('the fast preset uses the fast encoder, and the other presets use libpng with a row filter', async () => {
+  test('fast and balanced may use the fdeflate encoder; small and every libpng setting use a row filter', async () => {
     assert.ok(await loadFastPng(), 'the @napi-rs/image binary is installed with the package on this platform');
     assert.equal(usesFastPng(spec('fast')), true);
-    assert.equal(usesFastPng(spec('balanced')), false);
+    assert.equal(usesFastPng(spec('balanced')), true);
     assert.equal(usesFastPng(spec('small')), false);
-    assert.equal(PNG_PRESETS.balanced.adaptiveFiltering, true);
+    for (const p of PRESETS) assert.equal(PNG_PRESETS[p].adaptiveFiltering, true);
+  });
+
+  test('noisy photo-like pixels go to fdeflate, repeated texture to libpng, and both decode to the same pixels', async () => {
+    const w = 256;
+    const h = 192;
+    let seed = 7;
+    const next = () => (seed = (Math.imul(seed, 1103515245) + 12345) >>> 0) >>> 24;
+    const noisy = Buffer.alloc(w * h * 3);
+    // A smooth gradient with sensor-like noise of a few levels, as in a photograph.
+    for (let i = 0; i < noisy.length; i++) noisy[i] = 40 + Math.floor(i / 3 / w / 2) + ((Math.floor(i / 3) % w) >> 1) + Math.round(((next() + next() + next()) / 765) * 8);
+    const tile = Buffer.from(Array.from({ length: 16 * 3 }, () => next()));
+    const tiled = Buffer.alloc(w * h * 3);
+    for (let i = 0; i < tiled.length; i++) tiled[i] = tile[i % tile.length]! ^ (i % 7 === 0 ? 1 : 0);
+    for (const preset of ['fast', 'balanced'] as const) {
+      const a = await encodeRawPng(noisy, w, h, 3, preset);
+      const b = await encodeRawPng(tiled, w, h, 3, preset);
+      assert.equal(a?.encoder, 'fdeflate', `noisy, ${preset}`);
+      assert.equal(b?.encoder, 'libpng', `tiled, ${preset}`);
+      assert.ok((await sharp(a!.data).raw().toBuffer()).equals(noisy));
+      assert.ok((await sharp(b!.data).raw().toBuffer()).equals(tiled));
+      assert.deepEqual(ihdr(a!.data), { bitDepth: 8, colourType: 2 });
+      assert.deepEqual(ihdr(b!.data), { bitDepth: 8, colourType: 2 });
+    }
+    assert.equal(await encodeRawPng(noisy, w, h, 3, 'small'), undefined, 'small always takes libpng');
   });
 
   test('--keep-metadata and --png-compression send the fast preset to libpng, which keeps metadata', async () => {
