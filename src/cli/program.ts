@@ -8,6 +8,7 @@ import { registerWorker } from './worker.js';
 import { registerInit } from './init.js';
 import { registerPool } from './pool.js';
 import { VERSION } from '../version.js';
+import { redact } from '../store/redact.js';
 
 /** Builds the `pixbatch` command tree. Each command lives in its own file and registers itself here. */
 export function buildProgram(): Command {
@@ -44,8 +45,8 @@ export async function run(argv: string[]): Promise<number> {
     }
     const code = exitCodeFor(err);
     const message = err instanceof Error ? err.message : String(err);
-    process.stderr.write(`pixbatch: ${message}\n`);
-    if (process.env.PIXBATCH_DEBUG && err instanceof Error && !(err instanceof UsageError)) process.stderr.write(`${err.stack}\n`);
+    process.stderr.write(`pixbatch: ${redact(message)}\n`);
+    if (process.env.PIXBATCH_DEBUG && err instanceof Error && !(err instanceof UsageError)) process.stderr.write(`${redact(err.stack ?? '')}\n`);
     return code;
   }
 }
