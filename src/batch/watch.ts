@@ -43,6 +43,9 @@ export interface WatchResult {
   progress: WatchProgress;
 }
 
+/** Least time between two counts of the result files. */
+const RESULTS_EVERY_MS = 3000;
+
 /** Counts images in result files, re-reading only files whose etag changed since the last look. */
 export class ResultCounter {
   private readonly seen = new Map<string, { etag: string; counts: Omit<ImageProgress, 'total' | 'done'> }>();
@@ -97,6 +100,8 @@ export async function watchJob(input: WatchInput): Promise<WatchResult> {
   const started = Date.now();
   let firstDone: number | undefined;
   let last: WatchProgress | undefined;
+  let images: ImageProgress | undefined;
+  let countedAt = 0;
 
   for (;;) {
     input.signal?.throwIfAborted();
@@ -107,7 +112,11 @@ export async function watchJob(input: WatchInput): Promise<WatchResult> {
       if (!isBatchError(err, 'JobNotFound')) throw err;
     }
     const counts = jobState === 'deleted' ? { active: 0, running: 0, completed: 0, succeeded: 0, failed: 0 } : (await client.getTaskCounts(jobId, { abortSignal: input.signal })).taskCounts;
-    const images = await counter.count(job.planned.total);
+    // Counting images lists the result files: on a big job that costs more than the service calls, so less often.
+    if (!images || Date.now() - countedAt >= Math.max(input.pollMs ?? 5000, RESULTS_EVERY_MS)) {
+      images = await counter.count(job.planned.total);
+      countedAt = Date.now();
+    }
     firstDone ??= images.done;
     const elapsedMs = Date.now() - started;
     const rate = elapsedMs > 0 ? ((images.done - firstDone) * 1000) / elapsedMs : 0;

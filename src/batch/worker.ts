@@ -44,7 +44,8 @@ export async function runWorker(input: WorkerInput): Promise<WorkerOutcome> {
     const items = await folder.readShard(input.shard);
     source = await openStore(job.source, 'source');
     destination = await openStore(job.destination, 'destination');
-    const jobStartMs = (await folder.jobWrittenMs()) ?? Date.parse(job.createdAt);
+    // Only --overwrite always needs to tell this job's outputs from older ones (by the storage's clock).
+    const jobStartMs = options.overwrite === 'always' ? ((await folder.jobWrittenMs()) ?? Date.parse(job.createdAt)) : 0;
     const tags = { task: process.env.AZ_BATCH_TASK_ID, node: process.env.AZ_BATCH_NODE_ID };
     const records: ImageRecord[] = [];
     const name = resultFile(input.shard);
