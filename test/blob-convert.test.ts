@@ -1,6 +1,8 @@
 import { test, describe, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtemp, mkdir, readdir, rm, writeFile } from 'node:fs/promises';
+import { mkdtemp, mkdir, readdir, readFile, rm, writeFile } from 'node:fs/promises';
+import { execFile } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
 import { request } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -173,5 +175,51 @@ describe('convert() with Blob Storage', () => {
       assert.equal(r.code, 'UNSAFE_NAME');
     }
     assert.deepEqual((await walk(base)).filter((f) => !f.includes('.pixbatch')), ['inner/out/fine.png']);
+  });
+});
+
+const cli = fileURLToPath(new URL('../src/cli/main.ts', import.meta.url));
+
+function pixbatch(args: string[], env: NodeJS.ProcessEnv): Promise<{ code: number; stdout: string; stderr: string }> {
+  const clean: NodeJS.ProcessEnv = {};
+  for (const [k, v] of Object.entries(process.env)) if (!k.startsWith('AZURE_')) clean[k] = v;
+  return new Promise((resolve) => {
+    execFile(process.execPath, ['--import', 'tsx', cli, ...args], { env: { ...clean, ...env }, timeout: 60_000 }, (err, stdout, stderr) => {
+      resolve({ code: err ? ((err as { code?: number }).code ?? 1) : 0, stdout, stderr });
+    });
+  });
+}
+
+describe('pixbatch convert with Blob Storage', () => {
+  test('--json and --report of a blob → blob run with SAS URLs contain no signature', async () => {
+    await service.getContainerClient('cli-out').createIfNotExists();
+    const srcSas = sasFor('images', 'rl');
+    const dstSas = sasFor('cli-out', 'racwl');
+    const report = join(root, 'cli-report.json');
+    const r = await pixbatch(['convert', `${az.blobEndpoint}/images?${srcSas}`, `${az.blobEndpoint}/cli-out?${dstSas}`, '--json', '--report', report], {});
+    assert.equal(r.code, 0, r.stderr);
+    const summary = JSON.parse(r.stdout);
+    assert.equal(summary.counts.converted, 2);
+    const all = r.stdout + r.stderr + (await readFile(report, 'utf8'));
+    for (const sas of [srcSas, dstSas]) {
+      const sig = new URLSearchParams(sas).get('sig')!;
+      assert.ok(!all.includes(sig) && !all.includes(encodeURIComponent(sig)), 'signature printed');
+    }
+  });
+
+  test('a refused key and a missing container end the run with one line, exit code 3, and no secret', async () => {
+    const wrongKey = Buffer.from('a-wrong-key-for-the-emulator-account!').toString('base64');
+    const sas = sasFor('nothing-here', 'rl');
+    const [refused, missing] = await Promise.all([
+      pixbatch(['convert', `${az.blobEndpoint}/images`, join(root, 'never')], { AZURE_STORAGE_ACCOUNT: az.accountName, AZURE_STORAGE_KEY: wrongKey }),
+      pixbatch(['convert', `${az.blobEndpoint}/nothing-here?${sas}`, join(root, 'never')], {}),
+    ]);
+    assert.equal(refused.code, 3);
+    assert.equal(refused.stderr.trim().split('\n').length, 1, refused.stderr);
+    assert.match(refused.stderr, /403 .*using AZURE_STORAGE_KEY for AZURE_STORAGE_ACCOUNT/);
+    assert.ok(!refused.stderr.includes(wrongKey));
+    assert.equal(missing.code, 3);
+    assert.match(missing.stderr, /404 ContainerNotFound, container "nothing-here" does not exist \(using the SAS in the URL\)/);
+    assert.ok(!missing.stderr.includes(new URLSearchParams(sas).get('sig')!));
   });
 });
