@@ -4,7 +4,8 @@ import { createHash } from 'node:crypto';
 import sharp from 'sharp';
 import { BlobServiceClient, type ContainerClient } from '@azure/storage-blob';
 import { convert } from '../src/index.js';
-import { openBlobStore, type BlobStore } from '../src/store/blob.js';
+import { openBlobStore, isTransient, type BlobStore, type StorageError } from '../src/store/blob.js';
+import { createServer } from 'node:net';
 import { startAzurite, type Azurite } from './harness/azurite.js';
 import { startFaultProxy, type FaultProxy } from './harness/fault-proxy.js';
 import { jpegBuffer } from './harness/images.js';
@@ -63,6 +64,30 @@ describe('Blob Storage through a faulty network', () => {
       for (const kind of ['reset', 'resetAfter', 'status503', 'truncate'] as const) assert.ok(proxy.counts[kind] > 0, `${kind} happened`);
     } finally {
       await proxy.stop();
+    }
+  });
+
+  test('a try that never gets an answer is abandoned at its deadline, retried, then reported as a transient timeout', async () => {
+    let requests = 0;
+    // Accepts connections and reads requests, never answers.
+    const silent = createServer((socket) => socket.on('data', (d) => (requests += (d.toString().match(/HTTP\/1\.1\r\n/g) ?? []).length)));
+    await new Promise<void>((r) => silent.listen(0, '127.0.0.1', r));
+    try {
+      const port = (silent.address() as { port: number }).port;
+      const store = await openBlobStore(`http://127.0.0.1:${port}/${az.accountName}/quiet`, {
+        env: { AZURE_STORAGE_CONNECTION_STRING: az.connectionString },
+        maxTries: 3,
+        retryDelayMs: 10,
+        tryTimeoutMs: 300,
+      });
+      await assert.rejects(store.stat('x.jpg'), (e: StorageError) => {
+        assert.equal(e.code, 'ETIMEDOUT');
+        assert.equal(isTransient(e), true);
+        return true;
+      });
+      assert.equal(requests, 3);
+    } finally {
+      silent.close();
     }
   });
 
