@@ -266,6 +266,10 @@ export async function startBatchStandIn(options: StandInOptions = {}): Promise<B
     server.listen(0, '127.0.0.1', () => resolve());
   });
   const url = `${cert ? 'https' : 'http'}://127.0.0.1:${(server.address() as AddressInfo).port}`;
+  // With TLS, a plain-http door too, for callers in the test process that cannot be told to trust the certificate.
+  const plain: Server | undefined = cert ? createHttpServer(onRequest) : undefined;
+  if (plain) await new Promise<void>((resolve) => plain.listen(0, '127.0.0.1', () => resolve()));
+  const httpUrl = plain ? `http://127.0.0.1:${(plain.address() as AddressInfo).port}` : url;
 
   service = new BatchService({
     url,
@@ -284,6 +288,7 @@ export async function startBatchStandIn(options: StandInOptions = {}): Promise<B
   let stopped: Promise<void> | undefined;
   return {
     url,
+    httpUrl,
     accountName,
     accountKey,
     poolId,
@@ -318,8 +323,10 @@ export async function startBatchStandIn(options: StandInOptions = {}): Promise<B
     stop: () =>
       (stopped ??= (async () => {
         await service.stop();
-        server.closeAllConnections();
-        await new Promise<void>((resolve) => server.close(() => resolve()));
+        for (const srv of plain ? [server, plain] : [server]) {
+          srv.closeAllConnections();
+          await new Promise<void>((resolve) => srv.close(() => resolve()));
+        }
         cert?.remove();
         if (ownRoot) await rm(rootDir, { recursive: true, force: true });
       })()),

@@ -25,7 +25,7 @@ export interface StandInOptions {
   rootDir?: string;
   /** Page size for list operations when the caller gives no `maxresults` (default 1000, as the service). */
   defaultPageSize?: number;
-  /** Scheduler time passes this many times faster (job schedules' recurrence). Default 1. */
+  /** Job schedules recur this many times faster than their recurrenceInterval says (default 1). */
   timeScale?: number;
   /** Pool properties reported by getPool (vmSize, identity, ...). */
   pool?: Record<string, unknown>;
@@ -53,8 +53,10 @@ export interface FailTaskSpec {
 }
 
 export interface BatchStandIn {
-  /** Endpoint for `new BatchClient(url, ...)`. */
+  /** Endpoint for `new BatchClient(url, ...)`; the one tasks see as `AZ_BATCH_ACCOUNT_URL`. */
   url: string;
+  /** The same service over plain http (equal to `url` without TLS), for shared-key callers that cannot trust the certificate. */
+  httpUrl: string;
   accountName: string;
   accountKey: string;
   poolId: string;

@@ -1,0 +1,129 @@
+import { Command } from 'commander';
+import { addConversionOptions, conversionOptionsFrom, type ConvertFlags } from './convert.js';
+
+interface ScheduleCreateFlags extends ConvertFlags {
+  pool: string;
+  every?: string;
+  start?: string;
+  end?: string;
+  batchAccountUrl?: string;
+  shardSize?: string;
+  roundRobin?: boolean;
+  maxTaskRetries?: string;
+  maxTaskTime?: string;
+  identityResourceId?: string;
+  identityClientId?: string;
+}
+
+interface AccountFlags {
+  batchAccountUrl?: string;
+  json?: boolean;
+  jobs?: boolean;
+}
+
+/**
+ * Registers `batch schedule create|list|delete` under the `batch` command: a Batch job schedule that
+ * re-runs a conversion on a recurrence, converting only what is new or stale each time.
+ */
+export function registerSchedule(program: Command): void {
+  const batch =
+    program.commands.find((c) => c.name() === 'batch') ??
+    program.command('batch').description('run conversions on an Azure Batch pool and manage the pool');
+  const schedule = batch.command('schedule').description('re-run a conversion on a Batch pool on a recurrence (only new or stale images each time)');
+
+  addConversionOptions(
+    schedule
+      .command('create')
+      .description('create a job schedule: every --every, a job plans the conversion on the pool and converts what is new')
+      .argument('<scheduleId>', 'name of the schedule (letters, digits, - and _)')
+      .argument('<source>', 'Blob Storage location of the images')
+      .argument('<destination>', 'Blob Storage location for the outputs'),
+  )
+    .requiredOption('--pool <id>', 'the Azure Batch pool that runs each job')
+    .option('--every <duration>', 'recurrence, ISO 8601 (PT1H, P1D) or minutes', 'PT1H')
+    .option('--start <time>', 'no run before this time (ISO 8601); by default the first run is now')
+    .option('--end <time>', 'no run after this time (ISO 8601)')
+    .option('--batch-account-url <url>', 'Batch account endpoint, https://ACCOUNT.REGION.batch.azure.com (AZURE_BATCH_ENDPOINT)')
+    .option('--shard-size <n|auto>', 'images per Batch task; auto aims at a few minutes of work per task', 'auto')
+    .option('--round-robin', 'one task per node, task i taking images i, i+N, …')
+    .option('--max-task-retries <n>', 'retries of a failed task (-1 forever)', '3')
+    .option('--max-task-time <duration>', 'longest one task may run, ISO 8601 or minutes', 'PT1H')
+    .option('--identity-resource-id <id>', "user-assigned identity that downloads the bundle (default: the pool's)")
+    .option('--identity-client-id <id>', "client id the tasks sign in with (default: the pool's identity)")
+    .option('--json', 'print the result as JSON')
+    .action(async (scheduleId: string, source: string, destination: string, flags: ScheduleCreateFlags & { json?: boolean }) => {
+      const { createSchedule } = await import('../batch/schedule.js');
+      const created = await createSchedule({
+        ...conversionOptionsFrom(flags),
+        scheduleId,
+        source,
+        destination,
+        pool: flags.pool,
+        every: flags.every,
+        startAt: flags.start,
+        endAt: flags.end,
+        batchAccountUrl: flags.batchAccountUrl,
+        shardSize: flags.shardSize,
+        roundRobin: flags.roundRobin,
+        maxTaskRetries: flags.maxTaskRetries,
+        maxTaskTime: flags.maxTaskTime,
+        identityResourceId: flags.identityResourceId,
+        identityClientId: flags.identityClientId,
+        onStatus: (line) => process.stderr.write(`${line}\n`),
+      });
+      if (flags.json) {
+        process.stdout.write(`${JSON.stringify({ scheduleId, every: created.every, startAt: created.startAt, bundle: created.bundle.url })}\n`);
+      } else {
+        process.stdout.write(
+          `schedule ${scheduleId}: ${source} -> ${destination} on pool ${flags.pool}, every ${created.every}${created.startAt ? ` from ${created.startAt}` : ', first run now'}\n`,
+        );
+      }
+    });
+
+  schedule
+    .command('list')
+    .description("list pixbatch's job schedules with their next run and latest job")
+    .option('--batch-account-url <url>', 'Batch account endpoint (AZURE_BATCH_ENDPOINT)')
+    .option('--jobs', 'also list the jobs each schedule has made')
+    .option('--json', 'print JSON')
+    .action(async (flags: AccountFlags) => {
+      const { listSchedules } = await import('../batch/schedule.js');
+      const list = await listSchedules({ batchAccountUrl: flags.batchAccountUrl, withJobs: flags.jobs === true });
+      if (flags.json) {
+        process.stdout.write(`${JSON.stringify(list)}\n`);
+        return;
+      }
+      if (list.length === 0) process.stdout.write('no schedules\n');
+      for (const s of list) {
+        process.stdout.write(
+          `${s.id}  ${s.state}  every ${s.every ?? '-'}  next ${s.nextRunTime ?? '-'}  latest job ${s.recentJobId ?? '-'}  ${s.source ?? '?'} -> ${s.destination ?? '?'}\n`,
+        );
+        for (const j of s.jobs ?? []) process.stdout.write(`  ${j.id}  ${j.state}${j.endTime ? `  ended ${j.endTime}` : ''}\n`);
+      }
+    });
+
+  schedule
+    .command('delete')
+    .description('delete a schedule and the jobs it made (outputs and job folders stay in storage)')
+    .argument('<scheduleId>', 'the schedule to delete')
+    .option('--batch-account-url <url>', 'Batch account endpoint (AZURE_BATCH_ENDPOINT)')
+    .action(async (scheduleId: string, flags: AccountFlags) => {
+      const { deleteSchedule } = await import('../batch/schedule.js');
+      await deleteSchedule({ scheduleId, batchAccountUrl: flags.batchAccountUrl });
+      process.stderr.write(`schedule ${scheduleId} is being deleted\n`);
+    });
+
+  // What each scheduled job's manager task runs on the node; not for people.
+  schedule.addCommand(
+    new Command('run-job')
+      .description("plan and submit this scheduled job's run (the job manager task)")
+      .action(async () => {
+        const { runScheduledJob } = await import('../batch/schedule.js');
+        const r = await runScheduledJob();
+        process.stdout.write(
+          `job ${r.jobId}: ${r.planned.total} images, ${r.planned.convert} to convert in ${r.tasks} task(s), ${r.planned.skip} up to date, ${r.planned.fail} refused\n`,
+        );
+      }),
+    { hidden: true },
+  );
+}
