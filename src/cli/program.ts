@@ -7,6 +7,7 @@ import { registerBatch } from './batch.js';
 import { registerWorker } from './worker.js';
 import { registerInit } from './init.js';
 import { registerPool } from './pool.js';
+import { registerSchedule } from './schedule.js';
 import { VERSION } from '../version.js';
 import { redact } from '../store/redact.js';
 
@@ -29,6 +30,8 @@ export function buildProgram(): Command {
   registerInit(program);
   // `batch pool ...` hangs under the `batch` command registered above.
   registerPool(program);
+  // `batch schedule ...` too; scheduled jobs' manager tasks run `batch schedule run-job` from the bundle.
+  registerSchedule(program);
   return program;
 }
 
