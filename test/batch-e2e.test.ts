@@ -2,17 +2,17 @@
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
-import { execFileSync } from 'node:child_process';
+import { execFileSync, spawn } from 'node:child_process';
 import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import type { Report } from '../src/interfaces.js';
+import type { Report, Summary } from '../src/interfaces.js';
 import { openStore } from '../src/store/index.js';
 import { BatchClient, BatchSharedKeyCredential } from '../src/batch/client.js';
 import { batchExitCode, convertOnBatch, type BatchConvertOptions } from '../src/batch/engine.js';
 import { BUNDLE_SCRIPT } from '../src/batch/bundle.js';
 import { startBatchStandIn, type BatchStandIn } from './batch-standin/index.js';
-import { storage, testBundle, uploadImages } from './batch-e2e-setup.js';
+import { repoPath, storage, testBundle, uploadImages } from './batch-e2e-setup.js';
 
 const IDENTITY = {
   resourceId: '/subscriptions/0000/resourceGroups/rg/providers/Microsoft.ManagedIdentity/userAssignedIdentities/pixbatch-nodes',
@@ -131,17 +131,65 @@ test('a node pre-empted mid-task: nothing lost, no image counted twice', async (
   await out.close?.();
 });
 
-test('a task that fails is reported with its stderr tail and the run exits non-zero', async () => {
+/** Runs the pixbatch CLI as a user would, against the stand-in and Azurite. */
+function cli(args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
+  const env = {
+    ...process.env,
+    AZURE_STORAGE_CONNECTION_STRING: az.connectionString,
+    AZURE_BATCH_ACCOUNT: batch.accountName,
+    AZURE_BATCH_ACCESS_KEY: batch.accountKey,
+    AZURE_BATCH_ENDPOINT: batch.url,
+  };
+  return new Promise((resolve, reject) => {
+    const child = spawn(process.execPath, ['--import', 'tsx', repoPath('src', 'cli', 'main.ts'), ...args], { env, cwd: repoPath(), stdio: ['ignore', 'pipe', 'pipe'] });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.on('data', (d) => (stdout += d));
+    child.stderr.on('data', (d) => (stderr += d));
+    child.on('error', reject);
+    child.on('close', (code) => resolve({ code: code ?? 1, stdout, stderr }));
+  });
+}
+
+test('a task that fails is reported with its stderr tail and the command exits non-zero', async () => {
   await uploadImages(`${az.blobEndpoint}/fail-in`, 20);
-  batch.failNextTask({ taskId: 'shard-00001', exitCode: 3, stderr: 'pixbatch worker: storage refused the credential\n', times: 10 });
-  const result = await run('fail', { shardSize: 10, maxTaskRetries: 1 });
-  assert.equal(result.failedTasks.length, 1);
-  const failed = result.failedTasks[0]!;
-  assert.equal(failed.id, 'shard-00001');
-  assert.equal(failed.exitCode, 3);
-  assert.match(failed.stderrTail, /storage refused the credential/);
-  assert.equal(result.summary.counts.converted, 10);
-  assert.equal(result.summary.counts.failed, 10);
-  assert.ok(result.summary.failures.every((f) => f.code === 'TASK_FAILED' && /shard-00001 failed with exit code 3/.test(f.message)));
-  assert.notEqual(batchExitCode(result), 0);
+  batch.failNextTask({ taskId: 'shard-00001', exitCode: 3, stderr: 'pixbatch worker: storage refused the credential\n', times: 2 });
+  const r = await cli([
+    'convert', `${az.blobEndpoint}/fail-in`, `${az.blobEndpoint}/fail-out`,
+    '--pool', batch.poolId, '--shard-size', '10', '--max-task-retries', '1', '--poll-interval', '0.2', '--json', '-c', '1',
+  ]);
+  assert.equal(r.code, 3, r.stderr);
+  assert.match(r.stderr, /task shard-00001 failed with exit code 3/);
+  assert.match(r.stderr, /\| pixbatch worker: storage refused the credential/);
+  const summary = JSON.parse(r.stdout.trim().split('\n').pop()!) as Summary;
+  assert.deepEqual(summary.counts, { total: 20, converted: 10, skipped: 0, failed: 10 });
+  assert.ok(summary.failures.every((f) => f.code === 'TASK_FAILED' && /shard-00001 failed with exit code 3/.test(f.message)));
+});
+
+test('--no-wait returns once the job is submitted, and batch status --wait re-attaches to the same summary', async () => {
+  await uploadImages(`${az.blobEndpoint}/later-in`, 30);
+  const submitted = await cli([
+    'convert', `${az.blobEndpoint}/later-in`, `${az.blobEndpoint}/later-out`,
+    '--pool', batch.poolId, '--shard-size', '10', '--no-wait', '--job-id', 'pixbatch-later', '-c', '1',
+  ]);
+  assert.equal(submitted.code, 0, submitted.stderr);
+  assert.match(submitted.stderr, /pixbatch batch status pixbatch-later --wait/);
+  // Re-attach with only the job id: the job folder comes from the Batch job's metadata.
+  const attached = await cli(['batch', 'status', 'pixbatch-later', '--wait', '--json', '--poll-interval', '0.2']);
+  assert.equal(attached.code, 0, attached.stderr);
+  const summary = JSON.parse(attached.stdout.trim().split('\n').pop()!) as Summary;
+  assert.deepEqual(summary.counts, { total: 30, converted: 30, skipped: 0, failed: 0 });
+  assert.equal(summary.jobId, 'pixbatch-later');
+
+  const status = await cli(['batch', 'status', 'pixbatch-later', '--json']);
+  assert.equal(status.code, 0, status.stderr);
+  const look = JSON.parse(status.stdout) as { finished: boolean; images: { done: number; converted: number } };
+  assert.equal(look.finished, true);
+  assert.equal(look.images.converted, 30);
+
+  // From the destination alone, once the Batch job itself is gone.
+  await client.deleteJob('pixbatch-later');
+  const report = await cli(['batch', 'report', 'pixbatch-later', '--destination', `${az.blobEndpoint}/later-out`, '--json']);
+  assert.equal(report.code, 0, report.stderr);
+  assert.deepEqual((JSON.parse(report.stdout.trim().split('\n').pop()!) as Summary).counts, summary.counts);
 });
