@@ -91,6 +91,25 @@ describe('Blob Storage through a faulty network', () => {
     }
   });
 
+  test('a download whose body stalls half-way is abandoned and fetched again', { timeout: 20_000 }, async () => {
+    const proxy = await startFaultProxy({ target: `http://127.0.0.1:${az.port}`, seed: 5, faults: { stall: 0.5 }, applies: (req) => req.method === 'GET' });
+    try {
+      const data = await jpegBuffer(64, 48, 99);
+      await service.getContainerClient('stall').createIfNotExists();
+      await service.getContainerClient('stall').getBlockBlobClient('s.jpg').upload(data, data.length);
+      const store = await openBlobStore(`${proxy.url}/${az.accountName}/stall`, {
+        env: { AZURE_STORAGE_CONNECTION_STRING: az.connectionString },
+        maxTries: 10,
+        retryDelayMs: 10,
+        tryTimeoutMs: 300,
+      });
+      for (let i = 0; i < 4; i++) assert.ok((await store.read('s.jpg')).equals(data));
+      assert.ok(proxy.counts.stall > 0, 'a body stalled');
+    } finally {
+      await proxy.stop();
+    }
+  });
+
   test('an image whose retries run out is reported failed by name and the job goes on', async () => {
     const input = service.getContainerClient('doom-in');
     await input.create();

@@ -195,11 +195,21 @@ export class BlobStore implements Store {
     for (let attempt = 1; ; attempt++) {
       try {
         const res = await blob.download(0, undefined, { abortSignal: options.abortSignal, maxRetryRequests: this.opts.maxTries });
+        const body = res.readableStreamBody as NodeJS.ReadableStream & { destroy(err?: Error): void };
         const chunks: Buffer[] = [];
         let length = 0;
-        for await (const chunk of res.readableStreamBody as AsyncIterable<Buffer>) {
-          chunks.push(chunk);
-          length += chunk.length;
+        // The per-try deadline ends when headers arrive; a body that stalls is abandoned here.
+        const stalled = () => body.destroy(new StorageError(`read ${name} from ${this.location} failed: no data for ${this.opts.tryTimeoutMs} ms`, 'ETIMEDOUT', undefined, true));
+        let idle = setTimeout(stalled, this.opts.tryTimeoutMs);
+        try {
+          for await (const chunk of body as AsyncIterable<Buffer>) {
+            clearTimeout(idle);
+            idle = setTimeout(stalled, this.opts.tryTimeoutMs);
+            chunks.push(chunk);
+            length += chunk.length;
+          }
+        } finally {
+          clearTimeout(idle);
         }
         if (res.contentLength !== undefined && length !== res.contentLength) {
           throw new StorageError(`read ${name} from ${this.location} failed: got ${length} of ${res.contentLength} bytes`, 'ECONNRESET', undefined, true);

@@ -1,7 +1,7 @@
 /**
  * A loopback HTTP proxy in front of Azurite that misbehaves like a real network, driven by a seed:
  * connection resets before the request reaches storage, resets after storage answered (the answer
- * is lost, the write happened), delays, 500/503 answers, and response bodies cut off half-way.
+ * is lost, the write happened), delays, 500/503 answers, and response bodies cut off or stalled half-way.
  *
  * @example
  * const proxy = await startFaultProxy({ target: `http://127.0.0.1:${az.port}`, seed: 7, faults: { reset: 0.03, status503: 0.05 } });
@@ -23,12 +23,14 @@ export interface Faults {
   status500?: number;
   /** Send half of a response body, then drop the connection. */
   truncate?: number;
+  /** Send half of a response body, then nothing more (the connection stays open). */
+  stall?: number;
   /** Wait before forwarding. */
   delay?: number;
   delayMs?: [number, number];
 }
 
-export type FaultKind = 'pass' | 'reset' | 'resetAfter' | 'status503' | 'status500' | 'truncate' | 'delay';
+export type FaultKind = 'pass' | 'reset' | 'resetAfter' | 'status503' | 'status500' | 'truncate' | 'stall' | 'delay';
 
 export interface FaultProxyOptions {
   /** `http://127.0.0.1:PORT` of the real service. */
@@ -68,7 +70,7 @@ function storageError(res: ServerResponse, status: number, code: string): void {
 export async function startFaultProxy(options: FaultProxyOptions): Promise<FaultProxy> {
   const random = seededRandom(options.seed);
   let faults: Faults = options.faults ?? {};
-  const counts: Record<FaultKind, number> = { pass: 0, reset: 0, resetAfter: 0, status503: 0, status500: 0, truncate: 0, delay: 0 };
+  const counts: Record<FaultKind, number> = { pass: 0, reset: 0, resetAfter: 0, status503: 0, status500: 0, truncate: 0, stall: 0, delay: 0 };
   const target = new URL(options.target);
   const agent = new Agent({ keepAlive: true, maxSockets: 64 });
   const sockets = new Set<Socket>();
@@ -77,7 +79,7 @@ export async function startFaultProxy(options: FaultProxyOptions): Promise<Fault
     const r = random();
     if (options.applies && !options.applies(req)) return 'pass';
     let edge = 0;
-    for (const kind of ['reset', 'resetAfter', 'status503', 'status500', 'truncate', 'delay'] as const) {
+    for (const kind of ['reset', 'resetAfter', 'status503', 'status500', 'truncate', 'stall', 'delay'] as const) {
       edge += faults[kind] ?? 0;
       if (r < edge) return kind;
     }
@@ -106,7 +108,7 @@ export async function startFaultProxy(options: FaultProxyOptions): Promise<Fault
             return;
           }
           res.writeHead(up.statusCode ?? 502, up.headers);
-          if (kind === 'truncate') {
+          if (kind === 'truncate' || kind === 'stall') {
             const length = Number(up.headers['content-length'] ?? 0);
             let sent = 0;
             up.on('data', (chunk: Buffer) => {
@@ -115,7 +117,7 @@ export async function startFaultProxy(options: FaultProxyOptions): Promise<Fault
               sent += part.length;
               res.write(part);
             });
-            up.once('end', () => setImmediate(() => req.socket.destroy()));
+            if (kind === 'truncate') up.once('end', () => setImmediate(() => req.socket.destroy()));
             return;
           }
           up.pipe(res);
