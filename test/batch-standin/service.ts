@@ -737,6 +737,7 @@ export class BatchService {
       closeSync(err);
     }
     attempt.child = child;
+    live.add(child);
     node.current = { attempt };
     const wall = maxWallClockTime ? durationMs(maxWallClockTime) : undefined;
     const timer =
@@ -751,6 +752,7 @@ export class BatchService {
       child.on('exit', (code) => resolve(code));
     });
     if (timer) clearTimeout(timer);
+    live.delete(child);
     node.current = undefined;
     return { exitCode };
   }
@@ -876,6 +878,12 @@ export class BatchService {
     await Promise.allSettled([...this.running]);
   }
 }
+
+/** Process groups still running, killed if the test process exits without stopping the stand-in. */
+const live = new Set<ChildProcess>();
+process.once('exit', () => {
+  for (const c of live) kill(c);
+});
 
 function kill(child: ChildProcess | undefined): void {
   if (!child?.pid || child.exitCode !== null || child.signalCode !== null) return;

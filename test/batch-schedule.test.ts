@@ -1,0 +1,187 @@
+// Job schedules end to end on the Batch stand-in: `pixbatch batch schedule create|list|delete`, jobs
+// made at each recurrence whose manager task plans on a node with the real bundle, and re-runs that
+// convert only what is new.
+import { after, before, describe, it } from 'node:test';
+import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
+import { BatchClient, BatchSharedKeyCredential, type BatchJobScheduleSpec } from '../src/batch/client.js';
+import { deployBundle } from '../src/batch/deploy.js';
+import { JobFolder, jobFolderLocation } from '../src/batch/job-folder.js';
+import { mergeReport } from '../src/batch/merge-report.js';
+import { SCHEDULE_MANAGER_TASK_ID, scheduleSpec, type ScheduleSettings } from '../src/batch/schedule.js';
+import { openStore } from '../src/store/index.js';
+import { startBatchStandIn, type BatchStandIn } from './batch-standin/index.js';
+import { repoPath, storage, testBundle, uploadImages } from './batch-e2e-setup.js';
+import { META_SOURCE_ETAG } from '../src/convert/spec.js';
+import { jpegBuffer } from './harness/images.js';
+
+/** Runs `pixbatch batch schedule ARGS…` as a user would, with the Batch account and storage from the environment. */
+function cli(args: string[], env: Record<string, string>): Promise<{ code: number; stdout: string; stderr: string }> {
+  const child = spawn(process.execPath, ['--import', 'tsx', repoPath('src', 'cli', 'main.ts'), 'batch', 'schedule', ...args], {
+    env: { ...process.env, ...env },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  let stdout = '';
+  let stderr = '';
+  child.stdout.on('data', (d) => (stdout += d));
+  child.stderr.on('data', (d) => (stderr += d));
+  return new Promise((resolve, reject) => {
+    child.on('error', reject);
+    child.on('close', (code) => resolve({ code: code ?? 1, stdout, stderr }));
+  });
+}
+
+const IDENTITY = '/subscriptions/0/resourceGroups/rg/providers/Microsoft.ManagedIdentity/userAssignedIdentities/pixbatch';
+
+async function outputsIn(location: string): Promise<string[]> {
+  const store = await openStore(location, 'source');
+  const names: string[] = [];
+  for await (const e of store.list()) if (!e.name.startsWith('.pixbatch/')) names.push(e.name);
+  await store.close?.();
+  return names.sort();
+}
+
+describe('Batch job schedules on the stand-in', () => {
+  let az: Awaited<ReturnType<typeof storage>>;
+  let batch: BatchStandIn;
+  let client: BatchClient;
+  let account: Record<string, string>;
+  let src: string;
+  let dst: string;
+
+  before(async () => {
+    az = await storage();
+    const bundle = await testBundle();
+    src = `${az.blobEndpoint}/images`;
+    dst = `${az.blobEndpoint}/converted`;
+    await uploadImages(src, 4);
+    // What `pixbatch batch deploy` does; schedule create then finds this version's bundle in place.
+    await deployBundle({ location: dst, bundle });
+    batch = await startBatchStandIn({
+      nodes: 2,
+      tls: true,
+      storageConnectionString: az.connectionString,
+      // The nodes reach Azurite with the account key (in production: their managed identity).
+      taskEnvironment: { AZURE_STORAGE_CONNECTION_STRING: az.connectionString },
+      // PT1H passes in under two seconds.
+      timeScale: 2400,
+      // Nodes fetch the bundle with the pool's identity, as in production.
+      pool: { identity: { type: 'UserAssigned', userAssignedIdentities: [{ resourceId: IDENTITY, clientId: '00000000-0000-0000-0000-0000000000c1' }] } },
+    });
+    client = new BatchClient(batch.httpUrl, new BatchSharedKeyCredential(batch.accountName, batch.accountKey));
+    account = { AZURE_BATCH_ENDPOINT: batch.httpUrl, AZURE_BATCH_ACCOUNT: batch.accountName, AZURE_BATCH_ACCESS_KEY: batch.accountKey, AZURE_STORAGE_CONNECTION_STRING: az.connectionString };
+  });
+
+  after(async () => {
+    await batch?.stop();
+    az?.restore();
+    await az?.stop();
+  });
+
+  it('builds a schedule whose jobs prepare the bundle, plan in a manager task with a job token, and end themselves', () => {
+    const settings: ScheduleSettings = {
+      scheduleId: 'nightly',
+      source: 'https://acct.blob.core.windows.net/images',
+      destination: 'https://acct.blob.core.windows.net/converted',
+      conversion: { to: 'webp', quality: '80' },
+      shardSize: 'auto',
+      roundRobin: false,
+      pool: { id: 'pool1', shape: { nodes: 2, cores: 2, slotsPerNode: 1 } },
+      maxTaskRetryCount: 3,
+      maxWallClockTime: 'PT1H',
+      identityResourceId: '/subscriptions/x/identities/pixbatch',
+      identityClientId: 'client-id-1',
+      bundle: { url: 'https://acct.blob.core.windows.net/scripts/pixbatch/b.tar.gz', sha256: 'ab'.repeat(32), version: '0.1.0' },
+    };
+    const spec: BatchJobScheduleSpec = scheduleSpec(settings, { every: 'P1D', startAt: '2030-01-01T02:00:00.000Z' });
+    assert.deepEqual(spec.schedule, { recurrenceInterval: 'P1D', doNotRunUntil: '2030-01-01T02:00:00.000Z' });
+    const job = spec.jobSpecification;
+    assert.equal(job.poolInfo.poolId, 'pool1');
+    assert.equal(job.onAllTasksComplete, 'terminatejob');
+    assert.equal(job.jobPreparationTask?.resourceFiles?.[0]?.identityReference?.resourceId, settings.identityResourceId);
+    const manager = job.jobManagerTask!;
+    assert.equal(manager.id, SCHEDULE_MANAGER_TASK_ID);
+    assert.equal(manager.killJobOnCompletion, false, 'the job outlives its planning');
+    assert.deepEqual(manager.authenticationTokenSettings, { access: ['job'] });
+    assert.match(manager.commandLine, /batch schedule run-job/);
+    assert.doesNotMatch(JSON.stringify(spec), /AccountKey|sig=/, 'no secret in the schedule');
+    assert.ok(manager.environmentSettings?.some((e) => e.name === 'AZURE_CLIENT_ID' && e.value === 'client-id-1'));
+  });
+
+  it('re-runs the conversion at each recurrence, converting only the images that are new', { timeout: 180_000 }, async () => {
+    const created = await cli(['create', 'hourly', src, dst, '--pool', batch.poolId, '--every', 'PT1H', '--shard-size', '2'], account);
+    assert.equal(created.code, 0, created.stderr);
+    assert.match(created.stdout, /schedule hourly: .* every PT1H, first run now/);
+
+    // The first job converts the four images there are.
+    await batch.waitForJob('hourly:job-1');
+    assert.equal((await outputsIn(dst)).length, 4);
+    const first = await client.getTask('hourly:job-1', SCHEDULE_MANAGER_TASK_ID);
+    assert.equal(first.executionInfo?.result, 'success', await client.getTaskFile('hourly:job-1', SCHEDULE_MANAGER_TASK_ID, 'stderr.txt').catch(() => ''));
+    const job1 = await client.getJob('hourly:job-1');
+    const folder1 = job1.metadata?.find((m) => m.name === 'pixbatch-job-folder')?.value;
+    assert.equal(folder1, jobFolderLocation(dst, 'hourly:job-1'), 'the job names its folder, as convert --pool jobs do');
+
+    // Three new images arrive; later runs convert those and nothing else.
+    const images = await openStore(src, 'destination');
+    for (const i of [4, 5, 6]) await images.write(`img/0000${i}.jpg`, await jpegBuffer(40, 30, 100 + i), { contentType: 'image/jpeg' });
+    await images.close?.();
+    const started = batch.calls.length;
+    await waitFor(async () => (await outputsIn(dst)).length === 7);
+    const jobs = (await cli(['list', '--jobs', '--json'], account)).stdout;
+    const listed = JSON.parse(jobs) as Array<{ id: string; jobs: Array<{ id: string; state: string }> }>;
+    const hourly = listed.find((s) => s.id === 'hourly')!;
+    assert.ok(hourly.jobs.length >= 2);
+    // Every image was converted exactly once over all the runs: re-runs skip what is up to date.
+    let converted = 0;
+    const seen = new Map<string, number>();
+    for (const j of hourly.jobs) {
+      await batch.waitForJob(j.id);
+      const folder = await JobFolder.open(jobFolderLocation(dst, j.id));
+      const jobFile = await folder.readJob();
+      const report = await mergeReport({ folder, job: jobFile });
+      await folder.close();
+      for (const r of report.images.filter((x) => x.status === 'converted')) seen.set(r.name, (seen.get(r.name) ?? 0) + 1);
+      converted += report.counts.converted;
+      assert.equal(report.counts.failed, 0, j.id);
+    }
+    assert.equal(converted, 7);
+    assert.deepEqual([...seen.values()], [1, 1, 1, 1, 1, 1, 1]);
+    const outStore = await openStore(dst, 'source');
+    const meta = await outStore.stat('img/00006.png');
+    assert.ok(meta?.metadata?.[META_SOURCE_ETAG], 'outputs carry the source version they came from');
+    await outStore.close?.();
+    assert.ok(batch.calls.slice(started).some((c) => c.operation === 'addtaskcollection'), 'a later run added tasks');
+
+    const text = await cli(['list'], account);
+    assert.match(text.stdout, /^hourly {2}active {2}every PT1H/m);
+  });
+
+  it('refuses a second schedule with the same name, and a recurrence that is not a duration, in one line', async () => {
+    const dup = await cli(['create', 'hourly', src, dst, '--pool', batch.poolId], account);
+    assert.equal(dup.code, 2);
+    assert.match(dup.stderr, /already exists.*batch schedule delete hourly/);
+    const bad = await cli(['create', 'other', src, dst, '--pool', batch.poolId, '--every', 'sometimes'], account);
+    assert.equal(bad.code, 2);
+    assert.match(bad.stderr, /ISO 8601 duration.*every/);
+  });
+
+  it('deletes a schedule and the jobs it made', { timeout: 60_000 }, async () => {
+    const r = await cli(['delete', 'hourly'], account);
+    assert.equal(r.code, 0, r.stderr);
+    await waitFor(async () => {
+      for await (const _ of client.listJobSchedules()) return false;
+      return true;
+    });
+    let jobs = 0;
+    for await (const j of client.listJobs()) if (j.id.startsWith('hourly:')) jobs++;
+    assert.equal(jobs, 0);
+    const again = await cli(['delete', 'hourly'], account);
+    assert.equal(again.code, 2);
+    assert.match(again.stderr, /no schedule named hourly/);
+  });
+});
+
+async function waitFor(check: () => Promise<boolean>): Promise<void> {
+  while (!(await check())) await new Promise((r) => setTimeout(r, 100));
+}
