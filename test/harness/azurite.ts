@@ -46,9 +46,13 @@ export interface Azurite {
   stop(): Promise<void>;
 }
 
-const running = new Set<ChildProcess>();
+// If the test process ends without stop() (a crash, an uncaught error), Azurite and its folder go with it.
+const running = new Map<ChildProcess, string>();
 process.once('exit', () => {
-  for (const child of running) child.kill('SIGKILL');
+  for (const [child, dir] of running) {
+    child.kill('SIGKILL');
+    rmSync(dir, { recursive: true, force: true });
+  }
 });
 
 function azuriteMain(): string {
@@ -76,7 +80,7 @@ export async function startAzurite(options: AzuriteOptions = {}): Promise<Azurit
   }
   if (options.oauth) args.push('--oauth', 'basic');
   const child = spawn(process.execPath, args, { cwd: workDir, stdio: ['ignore', 'pipe', 'pipe'] });
-  running.add(child);
+  running.set(child, workDir);
   const cleanup = () => {
     running.delete(child);
     cert?.remove();
