@@ -47,11 +47,11 @@ export interface Azurite {
 }
 
 // If the test process ends without stop() (a crash, an uncaught error), Azurite and its folder go with it.
-const running = new Map<ChildProcess, string>();
+const running = new Map<ChildProcess, () => void>();
 process.once('exit', () => {
-  for (const [child, dir] of running) {
+  for (const [child, cleanup] of running) {
     child.kill('SIGKILL');
-    rmSync(dir, { recursive: true, force: true });
+    cleanup();
   }
 });
 
@@ -80,12 +80,12 @@ export async function startAzurite(options: AzuriteOptions = {}): Promise<Azurit
   }
   if (options.oauth) args.push('--oauth', 'basic');
   const child = spawn(process.execPath, args, { cwd: workDir, stdio: ['ignore', 'pipe', 'pipe'] });
-  running.set(child, workDir);
   const cleanup = () => {
     running.delete(child);
     cert?.remove();
     rmSync(workDir, { recursive: true, force: true });
   };
+  running.set(child, cleanup);
   let port: number;
   try {
     port = await new Promise<number>((resolve, reject) => {
