@@ -8,6 +8,7 @@ import { upToDateReason } from '../plan/plan.js';
 import type { PlannedItem } from '../plan/plan.js';
 import { SummaryBuilder } from '../report/summary.js';
 import { isFatal, withRetries, type RetryOptions } from './retry.js';
+import { redact } from '../store/redact.js';
 
 export interface PipelineInput {
   /** Work to do; planned items marked `skip` or `fail` are recorded as such without any I/O. */
@@ -31,10 +32,11 @@ class ItemFailure extends Error {
   }
 }
 
+/** One line for a record or a stop, with any SAS signature or account key taken out. */
 function describe(err: unknown): string {
   const e = err as { message?: string; code?: string; statusCode?: number };
-  const msg = (e?.message ?? String(err)).split('\n')[0]!;
-  return e?.statusCode ? `${msg} (HTTP ${e.statusCode})` : msg;
+  const msg = redact((e?.message ?? String(err)).split('\n')[0]!);
+  return e?.statusCode && !msg.includes(String(e.statusCode)) ? `${msg} (HTTP ${e.statusCode})` : msg;
 }
 
 /**

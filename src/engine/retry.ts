@@ -1,20 +1,54 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 
-const TRANSIENT_CODES = new Set([
-  'ECONNRESET', 'ETIMEDOUT', 'ECONNREFUSED', 'EPIPE', 'EAI_AGAIN', 'ECONNABORTED', 'EHOSTUNREACH', 'ENETUNREACH',
-  'UND_ERR_SOCKET', 'UND_ERR_CONNECT_TIMEOUT', 'REQUEST_SEND_ERROR', 'ServerBusy', 'OperationTimedOut', 'InternalError',
-  'EMFILE', 'ENFILE', 'EBUSY', 'EAGAIN',
+const TRANSIENT_STATUS = new Set([408, 429, 500, 502, 503, 504]);
+export const TRANSIENT_CODES = new Set([
+  'ECONNRESET',
+  'ECONNREFUSED',
+  'ECONNABORTED',
+  'ETIMEDOUT',
+  'ESOCKETTIMEDOUT',
+  'EPIPE',
+  'EAI_AGAIN',
+  'EHOSTUNREACH',
+  'ENETUNREACH',
+  'ENETDOWN',
+  'REQUEST_SEND_ERROR',
+  'ERR_STREAM_PREMATURE_CLOSE',
+  'UND_ERR_SOCKET',
+  'ServerBusy',
+  'OperationTimedOut',
+  'InternalError',
+  // Local files: out of descriptors or a busy file is worth another try too.
+  'EMFILE',
+  'ENFILE',
+  'EBUSY',
+  'EAGAIN',
 ]);
 
-/** Storage faults worth another try: dropped connections, timeouts, throttling and 5xx answers. */
+export interface ErrorLike {
+  name?: string;
+  message?: string;
+  code?: unknown;
+  statusCode?: unknown;
+  transient?: unknown;
+  cause?: unknown;
+  details?: { errorCode?: unknown };
+}
+
+/**
+ * True when a storage error is worth retrying: connection resets and timeouts, 408/429/500/502/503/504,
+ * throttling. False for refusals (401/403), missing things (404), conflicts (409/412) and user aborts.
+ */
 export function isTransient(err: unknown): boolean {
-  if (!err || typeof err !== 'object') return false;
-  const e = err as { code?: unknown; statusCode?: unknown; name?: string; cause?: unknown };
-  if (e.name === 'AbortError') return false;
-  const status = typeof e.statusCode === 'number' ? e.statusCode : undefined;
-  if (status !== undefined && (status === 408 || status === 429 || status >= 500)) return true;
-  if (typeof e.code === 'string' && TRANSIENT_CODES.has(e.code)) return true;
-  return e.cause !== undefined && e.cause !== err && isTransient(e.cause);
+  for (let e = err as ErrorLike | undefined, depth = 0; e && typeof e === 'object' && depth < 5; e = e.cause as ErrorLike, depth++) {
+    if (typeof e.transient === 'boolean') return e.transient;
+    if (e.name === 'AbortError') return false;
+    if (typeof e.statusCode === 'number' && e.statusCode > 0) return TRANSIENT_STATUS.has(e.statusCode);
+    if (typeof e.code === 'string' && TRANSIENT_CODES.has(e.code)) return true;
+    if (typeof e.details?.errorCode === 'string' && TRANSIENT_CODES.has(e.details.errorCode)) return true;
+    if (typeof e.message === 'string' && /socket hang up|ECONNRESET|ETIMEDOUT|network timeout/i.test(e.message)) return true;
+  }
+  return false;
 }
 
 /** Faults that will hit every image alike (credentials refused, disk full): the job stops instead of failing each one. */

@@ -4,6 +4,7 @@ import type { ResolvedOptions } from '../options.js';
 import { META_SOURCE_ETAG, META_SPEC, outputNameFor, specId } from '../convert/spec.js';
 import { orderedMap } from './ordered-map.js';
 import { safeRelativeName } from '../store/names.js';
+import { withRetries } from '../engine/retry.js';
 
 export type PlannedItem = WorkItem &
   ({ action: 'convert'; reason?: string } | { action: 'skip'; reason: string } | { action: 'fail'; code: FailureCode; reason: string });
@@ -37,7 +38,12 @@ export async function* plan(source: Store, destination: Store, options: Resolved
   const outputs = new Map<string, string>();
 
   async function* selected(): AsyncGenerator<StoreEntry> {
-    for await (const entry of source.list({ abortSignal: signal })) if (select(entry.name)) yield entry;
+    for await (const entry of source.list({ abortSignal: signal })) {
+      // A name with `..` never matches a glob, so it is judged by what it would become without them:
+      // such a blob is then reported as unsafe rather than silently left out.
+      const candidate = safeRelativeName(entry.name) ?? entry.name.split(/[\\/]/).filter((p) => p && p !== '.' && p !== '..').join('/');
+      if (select(candidate)) yield entry;
+    }
   }
 
   const decide = async (entry: StoreEntry): Promise<PlannedItem> => {
@@ -49,7 +55,7 @@ export async function* plan(source: Store, destination: Store, options: Resolved
       return { ...base, action: 'fail', code: 'UNSAFE_NAME', reason: 'name contains "..", an absolute path or control characters and could escape the destination' };
     }
     if (options.overwrite === 'always') return { ...base, action: 'convert' };
-    const existing = await destination.stat(output, { abortSignal: signal });
+    const existing = await withRetries(() => destination.stat(output, { abortSignal: signal }), { signal });
     if (!existing) return { ...base, action: 'convert' };
     if (options.overwrite === 'never') return { ...base, action: 'skip', reason: 'output exists (--overwrite never)' };
     const why = upToDateReason(entry, existing, spec);

@@ -4,6 +4,9 @@
  */
 import { JobError } from '../errors.js';
 import { redact } from './redact.js';
+import { isTransient, TRANSIENT_CODES, type ErrorLike } from '../engine/retry.js';
+
+export { isTransient };
 
 /** A storage failure with a redacted one-line message. `code` is `EEXIST`/`ENOENT` or the service's error code. */
 export class StorageError extends JobError {
@@ -17,52 +20,6 @@ export class StorageError extends JobError {
   ) {
     super(redact(message), code, options);
   }
-}
-
-const TRANSIENT_STATUS = new Set([408, 429, 500, 502, 503, 504]);
-const TRANSIENT_CODES = new Set([
-  'ECONNRESET',
-  'ECONNREFUSED',
-  'ECONNABORTED',
-  'ETIMEDOUT',
-  'ESOCKETTIMEDOUT',
-  'EPIPE',
-  'EAI_AGAIN',
-  'EHOSTUNREACH',
-  'ENETUNREACH',
-  'ENETDOWN',
-  'REQUEST_SEND_ERROR',
-  'ERR_STREAM_PREMATURE_CLOSE',
-  'UND_ERR_SOCKET',
-  'ServerBusy',
-  'OperationTimedOut',
-  'InternalError',
-]);
-
-interface ErrorLike {
-  name?: string;
-  message?: string;
-  code?: unknown;
-  statusCode?: unknown;
-  transient?: unknown;
-  cause?: unknown;
-  details?: { errorCode?: unknown };
-}
-
-/**
- * True when a storage error is worth retrying: connection resets and timeouts, 408/429/500/502/503/504,
- * throttling. False for refusals (401/403), missing things (404), conflicts (409/412) and user aborts.
- */
-export function isTransient(err: unknown): boolean {
-  for (let e = err as ErrorLike | undefined, depth = 0; e && typeof e === 'object' && depth < 5; e = e.cause as ErrorLike, depth++) {
-    if (typeof e.transient === 'boolean') return e.transient;
-    if (e.name === 'AbortError') return false;
-    if (typeof e.statusCode === 'number' && e.statusCode > 0) return TRANSIENT_STATUS.has(e.statusCode);
-    if (typeof e.code === 'string' && TRANSIENT_CODES.has(e.code)) return true;
-    if (typeof e.details?.errorCode === 'string' && TRANSIENT_CODES.has(e.details.errorCode)) return true;
-    if (typeof e.message === 'string' && /socket hang up|ECONNRESET|ETIMEDOUT|network timeout/i.test(e.message)) return true;
-  }
-  return false;
 }
 
 /** The service's error code (`ContainerNotFound`, `AuthorizationPermissionMismatch`, ...) or the network code. */
