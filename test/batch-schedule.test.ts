@@ -8,16 +8,16 @@ import { BatchClient, BatchSharedKeyCredential, type BatchJobScheduleSpec } from
 import { deployBundle } from '../src/batch/deploy.js';
 import { JobFolder, jobFolderLocation } from '../src/batch/job-folder.js';
 import { mergeReport } from '../src/batch/merge-report.js';
-import { SCHEDULE_MANAGER_TASK_ID, scheduleSpec, type ScheduleSettings } from '../src/batch/schedule.js';
+import { runScheduledJob, SCHEDULE_MANAGER_TASK_ID, SCHEDULE_SETTINGS_VAR, scheduleSpec, type ScheduleSettings } from '../src/batch/schedule.js';
 import { openStore } from '../src/store/index.js';
 import { startBatchStandIn, type BatchStandIn } from './batch-standin/index.js';
 import { repoPath, storage, testBundle, uploadImages } from './batch-e2e-setup.js';
 import { META_SOURCE_ETAG } from '../src/convert/spec.js';
 import { jpegBuffer } from './harness/images.js';
 
-/** Runs `pixbatch batch schedule ARGS…` as a user would, with the Batch account and storage from the environment. */
+/** Runs `pixbatch batch ARGS…` as a user would, with the Batch account and storage from the environment. */
 function cli(args: string[], env: Record<string, string>): Promise<{ code: number; stdout: string; stderr: string }> {
-  const child = spawn(process.execPath, ['--import', 'tsx', repoPath('src', 'cli', 'main.ts'), 'batch', 'schedule', ...args], {
+  const child = spawn(process.execPath, ['--import', 'tsx', repoPath('src', 'cli', 'main.ts'), 'batch', ...args], {
     env: { ...process.env, ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
@@ -109,7 +109,7 @@ describe('Batch job schedules on the stand-in', () => {
   });
 
   it('re-runs the conversion at each recurrence, converting only the images that are new', { timeout: 180_000 }, async () => {
-    const created = await cli(['create', 'hourly', src, dst, '--pool', batch.poolId, '--every', 'PT1H', '--shard-size', '2'], account);
+    const created = await cli(['schedule', 'create', 'hourly', src, dst, '--pool', batch.poolId, '--every', 'PT1H', '--shard-size', '2'], account);
     assert.equal(created.code, 0, created.stderr);
     assert.match(created.stdout, /schedule hourly: .* every PT1H, first run now/);
 
@@ -128,7 +128,7 @@ describe('Batch job schedules on the stand-in', () => {
     await images.close?.();
     const started = batch.calls.length;
     await waitFor(async () => (await outputsIn(dst)).length === 7);
-    const jobs = (await cli(['list', '--jobs', '--json'], account)).stdout;
+    const jobs = (await cli(['schedule', 'list', '--jobs', '--json'], account)).stdout;
     const listed = JSON.parse(jobs) as Array<{ id: string; jobs: Array<{ id: string; state: string }> }>;
     const hourly = listed.find((s) => s.id === 'hourly')!;
     assert.ok(hourly.jobs.length >= 2);
@@ -153,21 +153,57 @@ describe('Batch job schedules on the stand-in', () => {
     await outStore.close?.();
     assert.ok(batch.calls.slice(started).some((c) => c.operation === 'addtaskcollection'), 'a later run added tasks');
 
-    const text = await cli(['list'], account);
+    // The engine's report command finds a scheduled job's folder from the job, as for convert --pool.
+    const report = await cli(['report', 'hourly:job-1', '--json', '--quiet'], account);
+    assert.equal(report.code, 0, report.stderr);
+    assert.equal(JSON.parse(report.stdout).counts.converted, 4);
+
+    const text = await cli(['schedule', 'list'], account);
     assert.match(text.stdout, /^hourly {2}active {2}every PT1H/m);
   });
 
   it('refuses a second schedule with the same name, and a recurrence that is not a duration, in one line', async () => {
-    const dup = await cli(['create', 'hourly', src, dst, '--pool', batch.poolId], account);
+    const dup = await cli(['schedule', 'create', 'hourly', src, dst, '--pool', batch.poolId], account);
     assert.equal(dup.code, 2);
     assert.match(dup.stderr, /already exists.*batch schedule delete hourly/);
-    const bad = await cli(['create', 'other', src, dst, '--pool', batch.poolId, '--every', 'sometimes'], account);
+    const bad = await cli(['schedule', 'create', 'other', src, dst, '--pool', batch.poolId, '--every', 'sometimes'], account);
     assert.equal(bad.code, 2);
     assert.match(bad.stderr, /ISO 8601 duration.*every/);
   });
 
+  it('keeps the first plan when the manager task is retried, adding only the tasks still missing', async () => {
+    const jobId = 'retried-manager';
+    // A pool with no nodes here: nothing runs, only the manager's work is looked at.
+    await client.addJob({ id: jobId, poolInfo: { poolId: 'elsewhere' }, onAllTasksComplete: 'noaction' });
+    const settings: ScheduleSettings = {
+      scheduleId: 'retry',
+      source: src,
+      destination: `${az.blobEndpoint}/retried`,
+      conversion: {},
+      shardSize: 3,
+      roundRobin: false,
+      pool: { id: 'elsewhere', shape: { nodes: 1, cores: 2, slotsPerNode: 1 } },
+      maxTaskRetryCount: 1,
+      maxWallClockTime: 'PT10M',
+      bundle: { url: 'http://unused', sha256: 'cd'.repeat(32), version: '0.1.0' },
+    };
+    const env = { AZ_BATCH_JOB_ID: jobId, AZ_BATCH_ACCOUNT_URL: batch.httpUrl, [SCHEDULE_SETTINGS_VAR]: JSON.stringify(settings) };
+    const first = await runScheduledJob(env, { client });
+    assert.equal(first.tasks, 3, '7 images in shards of 3');
+    const images = await openStore(src, 'destination');
+    await images.write('img/late.jpg', await jpegBuffer(40, 30, 999), { contentType: 'image/jpeg' });
+    await images.close?.();
+    const again = await runScheduledJob(env, { client });
+    assert.deepEqual(again, first, 'the same plan, not a new one with the late image');
+    const tasks = [];
+    for await (const t of client.listTasks(jobId, { select: 'id' })) tasks.push(t.id);
+    assert.deepEqual(tasks, ['shard-00000', 'shard-00001', 'shard-00002']);
+    const job = await client.getJob(jobId);
+    assert.equal(job.metadata?.find((m) => m.name === 'pixbatch-job-folder')?.value, jobFolderLocation(settings.destination, jobId));
+  });
+
   it('deletes a schedule and the jobs it made', { timeout: 60_000 }, async () => {
-    const r = await cli(['delete', 'hourly'], account);
+    const r = await cli(['schedule', 'delete', 'hourly'], account);
     assert.equal(r.code, 0, r.stderr);
     await waitFor(async () => {
       for await (const _ of client.listJobSchedules()) return false;
@@ -176,7 +212,7 @@ describe('Batch job schedules on the stand-in', () => {
     let jobs = 0;
     for await (const j of client.listJobs()) if (j.id.startsWith('hourly:')) jobs++;
     assert.equal(jobs, 0);
-    const again = await cli(['delete', 'hourly'], account);
+    const again = await cli(['schedule', 'delete', 'hourly'], account);
     assert.equal(again.code, 2);
     assert.match(again.stderr, /no schedule named hourly/);
   });

@@ -23,7 +23,7 @@ import {
 import { connectBatch, batchAccountUrl, type BatchAccountOptions } from './connect.js';
 import { deployBundle, plainUrl, type DeployedBundle } from './deploy.js';
 import { parseDuration, poolShape } from './engine.js';
-import { JobFolder, jobFolderLocation, type JobFile } from './job-folder.js';
+import { JOB_FILE, JobFolder, jobFolderLocation, type JobFile } from './job-folder.js';
 import { mergeReport } from './merge-report.js';
 import { parseShardSize, planShards, type PoolShape, type ShardSize } from './shards.js';
 import { addTasks, bundleDirVar, jobSpec, shQuote, taskSpecs } from './submit.js';
@@ -367,6 +367,9 @@ export async function runScheduledJob(env: NodeJS.ProcessEnv = process.env, opti
     await source.prepare?.('source');
     await destination.prepare?.('destination');
     folder = await JobFolder.open(folderUrl);
+    // A retried manager task keeps the plan it wrote: tasks it added may have run on those shards already.
+    const earlier = (await folder.store.stat(JOB_FILE)) ? await folder.readJob() : undefined;
+    if (earlier) return await submitPlanned(client, folder, earlier, settings, options.signal);
     const planned = await planShards({
       source,
       destination,
@@ -399,32 +402,49 @@ export async function runScheduledJob(env: NodeJS.ProcessEnv = process.env, opti
       bundle: settings.bundle,
     };
     await folder.writeJob(job);
-    // `pixbatch batch status|report JOB_ID` find the folder from the job's metadata, as for convert --pool.
-    await client.patchJob(jobId, {
-      metadata: [
-        { name: 'pixbatch-job-folder', value: folderUrl },
-        { name: 'pixbatch-bundle-sha256', value: settings.bundle.sha256 },
-        { name: META_SCHEDULE, value: settings.scheduleId },
-      ],
-    });
-    if (job.shards.count === 0) {
-      await mergeReport({ folder, job });
-      return { jobId, tasks: 0, planned: job.planned };
-    }
-    const tasks = taskSpecs({
-      sha256: settings.bundle.sha256,
-      jobFolder: folderUrl,
-      shards: job.shards.count,
-      maxTaskRetryCount: settings.maxTaskRetryCount,
-      maxWallClockTime: settings.maxWallClockTime,
-      identityClientId: settings.identityClientId,
-    });
-    const added = await addTasks(client, jobId, tasks, { signal: options.signal });
-    if (added.added !== tasks.length) throw new JobError(`Added ${added.added} of ${tasks.length} tasks to job ${jobId}`);
-    return { jobId, tasks: tasks.length, planned: job.planned };
+    return await submitPlanned(client, folder, job, settings, options.signal);
   } finally {
     await source?.close?.();
     await destination?.close?.();
     await folder?.close();
   }
+}
+
+/** Records the job folder on the job and adds one task per shard (tasks already there count as added). */
+async function submitPlanned(
+  client: BatchClient,
+  folder: JobFolder,
+  job: JobFile,
+  settings: ScheduleSettings,
+  signal: AbortSignal | undefined,
+): Promise<{ jobId: string; tasks: number; planned: JobFile['planned'] }> {
+  const { jobId, jobFolder } = job;
+  // `pixbatch batch status|report JOB_ID` find the folder from the job's metadata, as for convert --pool.
+  await client.patchJob(
+    jobId,
+    {
+      metadata: [
+        { name: 'pixbatch-job-folder', value: jobFolder },
+        { name: 'pixbatch-bundle-sha256', value: settings.bundle.sha256 },
+        { name: META_SCHEDULE, value: settings.scheduleId },
+      ],
+    },
+    { abortSignal: signal },
+  );
+  if (job.shards.count === 0) {
+    // Nothing new: the report is complete now, and the job ends with this task.
+    await mergeReport({ folder, job });
+    return { jobId, tasks: 0, planned: job.planned };
+  }
+  const tasks = taskSpecs({
+    sha256: settings.bundle.sha256,
+    jobFolder,
+    shards: job.shards.count,
+    maxTaskRetryCount: settings.maxTaskRetryCount,
+    maxWallClockTime: settings.maxWallClockTime,
+    identityClientId: settings.identityClientId,
+  });
+  const added = await addTasks(client, jobId, tasks, { signal });
+  if (added.added !== tasks.length) throw new JobError(`Added ${added.added} of ${tasks.length} tasks to job ${jobId}`);
+  return { jobId, tasks: tasks.length, planned: job.planned };
 }
