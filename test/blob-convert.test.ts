@@ -169,8 +169,11 @@ describe('convert() with Blob Storage', () => {
     const records: ImageRecord[] = [];
     const summary = await convert({ source: 'az://hostile', destination: dst, concurrency: 2, onRecord: (r) => records.push(r) });
     assert.equal(summary.counts.converted, 1, JSON.stringify(summary));
-    // The default globs never select `..` segments; if a name is selected it must fail as UNSAFE_NAME, never convert.
-    for (const r of records.filter((r) => r.name.includes('..'))) {
+    // Each `..` name is reported by name as UNSAFE_NAME, never converted and never silently left out.
+    const hostile = records.filter((r) => r.name.includes('..'));
+    assert.deepEqual(hostile.map((r) => r.name).sort(), ['../escape.jpg', 'a/../../escape2.jpg']);
+    assert.equal(summary.counts.failed, 2);
+    for (const r of hostile) {
       assert.equal(r.status, 'failed', JSON.stringify(r));
       assert.equal(r.code, 'UNSAFE_NAME');
     }
