@@ -11,7 +11,10 @@ import {
   BatchClient,
   BatchError,
   BatchSharedKeyCredential,
+  BATCH_API_VERSION,
   BATCH_SCOPE,
+  batchSharedKeySignature,
+  batchStringToSign,
   type BatchJobSpec,
   type BatchTaskSpec,
 } from '../src/batch/client.js';
@@ -66,6 +69,24 @@ describe('Batch client and stand-in: requests the service rejects', () => {
   it('fails with 403 AuthenticationFailed when the shared key is wrong', async () => {
     const wrong = clientFor(s, Buffer.from('not the key').toString('base64'));
     await rejectsWith(wrong.getPool('pixbatch-pool'), 403, 'AuthenticationFailed');
+  });
+
+  it('refuses a correctly signed request whose ocp-date is more than 15 minutes old', async () => {
+    const url = `${s.url}/pools/pixbatch-pool?api-version=${BATCH_API_VERSION}`;
+    const sign = (date: string) => {
+      const headers: Record<string, string> = { 'ocp-date': date };
+      const toSign = batchStringToSign(s.accountName, 'GET', url, (n) => headers[n], Object.keys(headers));
+      return { ...headers, authorization: `SharedKey ${s.accountName}:${batchSharedKeySignature(s.accountKey, toSign)}` };
+    };
+    assert.equal((await fetch(url, { headers: sign(new Date().toUTCString()) })).status, 200);
+    const stale = await fetch(url, { headers: sign(new Date(Date.now() - 20 * 60_000).toUTCString()) });
+    assert.equal(stale.status, 403);
+    assert.equal(((await stale.json()) as { code: string }).code, 'AuthenticationFailed');
+  });
+
+  it('signs paths with escaped characters the way the service reads them', async () => {
+    await rejectsWith(batch.getJob('schedule:job-1'), 404, 'JobNotFound');
+    await rejectsWith(batch.getTaskFile('a b', 'c', 'dir/std err.txt'), 404, 'JobNotFound');
   });
 
   it('answers 404 PoolNotFound and JobNotFound with the service message kept', async () => {

@@ -23,7 +23,7 @@ export const BATCH_API_VERSION = '2024-07-01.20.0';
 export const BATCH_SCOPE = 'https://batch.core.windows.net//.default';
 /** What Batch expects on request bodies. */
 export const BATCH_CONTENT_TYPE = 'application/json; odata=minimalmetadata';
-/** Largest add-task-collection request the service accepts: 100 tasks, 1 MB of body. */
+/** Largest add-task-collection request the service accepts: 100 tasks, and a body under 1 MB. */
 export const MAX_TASKS_PER_COLLECTION = 100;
 export const MAX_COLLECTION_BODY_BYTES = 1024 * 1024;
 
@@ -399,8 +399,8 @@ const SIGNED_STANDARD_HEADERS = [
 
 /**
  * Batch's shared-key string-to-sign: the verb, eleven standard headers (an empty or zero
- * content-length signs as empty), the `ocp-*` headers sorted, then `/account/path` and the query
- * parameters lower-cased and sorted, one per line. Exported so the loopback service verifies the same thing.
+ * content-length signs as empty, and so does Date when ocp-date is set), the `ocp-*` headers sorted,
+ * then `/account/path` and the query parameters lower-cased and sorted, one per line. Exported so the loopback service verifies the same thing.
  */
 export function batchStringToSign(
   accountName: string,
@@ -413,13 +413,16 @@ export function batchStringToSign(
   for (const h of SIGNED_STANDARD_HEADERS) {
     let v = header(h) ?? '';
     if (h === 'content-length' && v === '0') v = '';
+    // With ocp-date set, the Date slot is signed empty.
+    if (h === 'date' && header('ocp-date')) v = '';
     lines.push(v);
   }
   const ocp = [...new Set([...headerNames].map((n) => n.toLowerCase()).filter((n) => n.startsWith('ocp-')))].sort();
   let s = lines.join('\n') + '\n';
   for (const n of ocp) s += `${n}:${(header(n) ?? '').trim()}\n`;
   const u = new URL(url);
-  s += `/${accountName}${decodeURIComponent(u.pathname) || '/'}`;
+  // The path as sent (still percent-encoded); query values decoded.
+  s += `/${accountName}${u.pathname || '/'}`;
   const params = new Map<string, string[]>();
   for (const [k, v] of u.searchParams) {
     const key = k.toLowerCase();

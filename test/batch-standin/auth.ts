@@ -27,11 +27,12 @@ export function stringToSignFor(req: IncomingMessage, accountName: string): stri
   let s = `${req.method}\n`;
   for (const name of STANDARD) {
     const v = h(name);
-    s += `${name === 'content-length' && v === '0' ? '' : v}\n`;
+    const empty = (name === 'content-length' && v === '0') || (name === 'date' && h('ocp-date') !== '');
+    s += `${empty ? '' : v}\n`;
   }
   for (const name of Object.keys(req.headers).filter((n) => n.startsWith('ocp-')).sort()) s += `${name}:${h(name).trim()}\n`;
   const [rawPath, rawQuery = ''] = (req.url ?? '/').split('?');
-  s += `/${accountName}${decodeURIComponent(rawPath!)}`;
+  s += `/${accountName}${rawPath}`;
   const q = new URLSearchParams(rawQuery);
   const byName = new Map<string, string[]>();
   for (const [k, v] of q) byName.set(k.toLowerCase(), [...(byName.get(k.toLowerCase()) ?? []), v]);
@@ -70,6 +71,10 @@ export function authenticate(
     throw new ServiceError(400, 'MissingRequiredHeader', 'An HTTP header that is mandatory for this request is not specified.', [
       { key: 'HeaderName', value: 'ocp-date' },
     ]);
+  }
+  const sent = Date.parse(String(req.headers['ocp-date'] ?? req.headers.date));
+  if (!(Math.abs(Date.now() - sent) <= 15 * 60_000)) {
+    throw failed('The request must reach the service within 15 minutes of its ocp-date.');
   }
   const expected = createHmac('sha256', Buffer.from(opts.accountKey, 'base64')).update(stringToSignFor(req, opts.accountName), 'utf8').digest();
   const given = Buffer.from(shared[2]!, 'base64');

@@ -234,7 +234,8 @@ export async function startBatchStandIn(options: StandInOptions = {}): Promise<B
           { key: 'QueryParameterValue', value: apiVersion },
         ]);
       }
-      if (size > MAX_COLLECTION_BODY_BYTES) {
+      // "The total serialized size of this collection must be less than 1MB."
+      if (size >= MAX_COLLECTION_BODY_BYTES) {
         throw new ServiceError(413, 'RequestBodyTooLarge', 'The request body is too large and exceeds the maximum permissible limit.', [
           { key: 'MaxLimit', value: String(MAX_COLLECTION_BODY_BYTES) },
         ]);
