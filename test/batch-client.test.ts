@@ -217,6 +217,13 @@ describe('Batch client and stand-in: bearer tokens', () => {
     assert.deepEqual(scopes[0], [BATCH_SCOPE]);
   });
 
+  it('pages through the plain-http door with links that stay on it', async () => {
+    const plain = new BatchClient(s.httpUrl, new BatchSharedKeyCredential(s.accountName, s.accountKey));
+    await plain.addJob(job('plain'));
+    await plain.addTaskCollection('plain', tasks(5));
+    assert.equal(await countOf(plain.listTasks('plain', { maxResults: 2 })), 5);
+  });
+
   it('is refused with 403 AuthenticationFailed for a token the account does not accept', async () => {
     const batch = new BatchClient(s.url, staticToken('stolen'), { tlsCa: s.tlsCa });
     await rejectsWith(batch.getPool('pixbatch-pool'), 403, 'AuthenticationFailed');

@@ -82,7 +82,9 @@ export async function startBatchStandIn(options: StandInOptions = {}): Promise<B
     const page = filtered.slice(skip, skip + max).map((o) => applySelect(o, ctx.query.get('$select')));
     const body: Record<string, unknown> = { 'odata.metadata': `${url}/$metadata#${base}`, value: page };
     if (skip + max < filtered.length) {
-      const next = new URL(`${url}${ctx.req.url!.split('?')[0]}`);
+      // Back through the door the request came in by (TLS or the plain one).
+      const base = `${(ctx.req.socket as { encrypted?: boolean }).encrypted ? 'https' : 'http'}://${ctx.req.headers.host}`;
+      const next = new URL(`${base}${ctx.req.url!.split('?')[0]}`);
       for (const [k, v] of ctx.query) if (k !== '$skiptoken' && k !== 'timeout') next.searchParams.set(k, v);
       next.searchParams.set('$skiptoken', `o${skip + max}`);
       body['odata.nextLink'] = next.toString();
