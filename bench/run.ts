@@ -1,8 +1,9 @@
 // `npm run bench`: pixbatch against the peers this machine has, on the same generated JPEGs,
 // in the same run. Prints a table and writes .bench/last.json.
 //
-//   npm run bench                      1,000 images at 800x600 and 40 at 12 MP, every peer found
-//   npm run bench -- --quick           a smoke run (100 + 6 images)
+//   npm run bench                      1,000 images at 800x600 and 24 at 12 MP from `pixbatch generate`,
+//                                      8 noisy photo-like ones at 12 MP, every peer found
+//   npm run bench -- --quick           a smoke run (100 + 6 + 2 images)
 //   npm run bench -- --only local      also: blob, batch (comma-separated)
 //   npm run bench -- --count 5000 --large-count 0 --rounds 3 --presets fast,balanced
 //   npm run bench -- --pixbatch-env MALLOC_ARENA_MAX=2   environment for pixbatch runs only
@@ -25,6 +26,7 @@ const { values } = parseArgs({
     only: { type: 'string' },
     count: { type: 'string' },
     'large-count': { type: 'string' },
+    'noisy-count': { type: 'string' },
     slices: { type: 'string' },
     rounds: { type: 'string' },
     presets: { type: 'string' },
@@ -45,7 +47,8 @@ const quick = values.quick === true;
 const only = new Set((values.only ?? 'local,blob,batch').split(',').map((s) => s.trim()));
 const cores = availableParallelism();
 const smallCount = int('count', values.count, quick ? 100 : 1000);
-const largeCount = int('large-count', values['large-count'], quick ? 6 : 40);
+const largeCount = int('large-count', values['large-count'], quick ? 6 : 24);
+const noisyCount = int('noisy-count', values['noisy-count'], quick ? 2 : 8);
 const slices = Math.max(1, int('slices', values.slices, 2));
 const rounds = Math.max(1, int('rounds', values.rounds, 1));
 const seed = int('seed', values.seed, 1);
@@ -54,9 +57,10 @@ const pixbatchEnv = Object.fromEntries((values['pixbatch-env'] ?? []).map((kv) =
 const log = (line: string) => process.stdout.write(`${line}\n`);
 
 /** Generates (or reuses) one corpus, split in slices of generated JPEGs. */
-async function corpus(id: string, label: string, width: number, height: number, count: number): Promise<Corpus | undefined> {
+async function corpus(id: string, label: string, width: number, height: number, count: number, kind: 'generate' | 'noisy' = 'generate'): Promise<Corpus | undefined> {
   if (count === 0) return undefined;
   const { generate } = await import('../src/generate/generate.js');
+  const { writeNoisyCorpus } = await import('./noisy-corpus.js');
   const dir = join(benchDir, 'corpus', `${id}-${width}x${height}-${count}-seed${seed}-${slices}`);
   const perSlice = Array.from({ length: slices }, (_, i) => Math.floor(count / slices) + (i < count % slices ? 1 : 0));
   const out: Corpus = { id, label, width, height, slices: [], files: [], bytes: 0 };
@@ -71,7 +75,10 @@ async function corpus(id: string, label: string, width: number, height: number, 
       await rm(sliceDir, { recursive: true, force: true });
       const t = performance.now();
       // Each slice has its own seed: different pictures, same kind.
-      const r = await generate({ destination: sliceDir, count: perSlice[s]!, size: `${width}x${height}`, seed: seed * 1000 + s });
+      const r =
+        kind === 'noisy'
+          ? await writeNoisyCorpus(sliceDir, perSlice[s]!, width, height, seed * 1000 + s)
+          : await generate({ destination: sliceDir, count: perSlice[s]!, size: `${width}x${height}`, seed: seed * 1000 + s });
       ({ files, bytes } = r);
       await writeFile(marker, JSON.stringify({ files, bytes }));
       log(`generated ${files.length} images ${width}x${height} in ${((performance.now() - t) / 1000).toFixed(1)} s -> ${sliceDir}`);
@@ -123,8 +130,8 @@ function printTable(r: CorpusResult): void {
   }
 }
 
-function printStages(s: StageTimes): void {
-  log(`\nwhere the time goes, one ${s.megapixels.toFixed(1)} MP image on one core (median of ${s.images}), ms:`);
+function printStages(label: string, s: StageTimes): void {
+  log(`\nwhere the time goes (${label}), one ${s.megapixels.toFixed(1)} MP image on one core (median of ${s.images}), CPU ms:`);
   log(`  read ${s.read.toFixed(1)}   decode ${s.decode.toFixed(0)}   colour ${s.colour.toFixed(0)}   write ${s.write.toFixed(1)}`);
   for (const [p, e] of Object.entries(s.encode)) {
     log(`  encode ${p.padEnd(9)} ${e.ms.toFixed(0).padStart(6)} ms  (${(s.megapixels / (e.ms / 1000)).toFixed(0)} MP/s)  ${mb(e.bytes)} MB`);
@@ -157,7 +164,7 @@ async function main(): Promise<void> {
     command: `npm run bench${process.argv.length > 2 ? ` -- ${process.argv.slice(2).join(' ')}` : ''}`,
     startedAt: started.toISOString(),
     machine,
-    options: { smallCount, largeCount, slices, rounds, presets, pixbatchEnv },
+    options: { smallCount, largeCount, noisyCount, slices, rounds, presets, pixbatchEnv },
   };
 
   if (only.has('local')) {
@@ -166,13 +173,17 @@ async function main(): Promise<void> {
     ).filter((c): c is Corpus => c !== undefined);
     const large = await corpus('large', '4000x3000 (12 MP) JPEG -> PNG', 4000, 3000, largeCount);
     if (large) corpora.push(large);
+    const noisy = await corpus('noisy', '4000x3000 (12 MP) noisy photo-like JPEG -> PNG', 4000, 3000, noisyCount, 'noisy');
+    if (noisy) corpora.push(noisy);
     const pixbatch = await buildPixbatch();
-    if (large) {
-      const files = large.files[0]!.slice(0, 3).map((n) => join(large.slices[0]!, n));
-      const stages = await timeStages(files, presets, benchDir);
-      printStages(stages);
-      report.stages = stages;
+    const stages: Record<string, StageTimes> = {};
+    for (const c of [large, noisy]) {
+      if (!c) continue;
+      const files = c.files[0]!.slice(0, 3).map((n) => join(c.slices[0]!, n));
+      stages[c.id] = await timeStages(files, presets, benchDir);
+      printStages(c.label, stages[c.id]!);
     }
+    report.stages = stages;
     const { results, missingPeers } = await runLocalBench({
       root: benchDir,
       corpora,
