@@ -128,6 +128,10 @@ describe('Batch job schedules on the stand-in', () => {
     await images.close?.();
     const started = batch.calls.length;
     await waitFor(async () => (await outputsIn(dst)).length === 7);
+    // A later run has planned, and has written the report of the run before it, which nobody watched.
+    const written = await openStore(jobFolderLocation(dst, 'hourly:job-1'), 'source');
+    assert.ok(await written.stat('report.json'), 'job-1 has its report.json');
+    await written.close?.();
     const jobs = (await cli(['schedule', 'list', '--jobs', '--json'], account)).stdout;
     const listed = JSON.parse(jobs) as Array<{ id: string; jobs: Array<{ id: string; state: string }> }>;
     const hourly = listed.find((s) => s.id === 'hourly')!;

@@ -23,7 +23,7 @@ import {
 import { connectBatch, batchAccountUrl, type BatchAccountOptions } from './connect.js';
 import { deployBundle, plainUrl, type DeployedBundle } from './deploy.js';
 import { parseDuration, poolShape } from './engine.js';
-import { JOB_FILE, JobFolder, jobFolderLocation, type JobFile } from './job-folder.js';
+import { JOB_FILE, JobFolder, jobFolderLocation, REPORT_FILE, type JobFile } from './job-folder.js';
 import { mergeReport } from './merge-report.js';
 import { parseShardSize, planShards, type PoolShape, type ShardSize } from './shards.js';
 import { addTasks, bundleDirVar, jobSpec, shQuote, taskSpecs } from './submit.js';
@@ -367,6 +367,7 @@ export async function runScheduledJob(env: NodeJS.ProcessEnv = process.env, opti
     await source.prepare?.('source');
     await destination.prepare?.('destination');
     folder = await JobFolder.open(folderUrl);
+    await reportPreviousRun(settings.destination, jobId);
     // A retried manager task keeps the plan it wrote: tasks it added may have run on those shards already.
     const earlier = (await folder.store.stat(JOB_FILE)) ? await folder.readJob() : undefined;
     if (earlier) return await submitPlanned(client, folder, earlier, settings, options.signal);
@@ -407,6 +408,26 @@ export async function runScheduledJob(env: NodeJS.ProcessEnv = process.env, opti
     await source?.close?.();
     await destination?.close?.();
     await folder?.close();
+  }
+}
+
+/**
+ * Writes the previous run's report.json if nobody has (Batch starts a schedule's next job only after the
+ * previous one ended, and nobody watched it). Its failed tasks are not known here: images without a
+ * result are reported as not finished.
+ */
+async function reportPreviousRun(destination: string, jobId: string): Promise<void> {
+  const m = /^(.+):job-(\d+)$/.exec(jobId);
+  if (!m || Number(m[2]) < 2) return;
+  const previous = await JobFolder.open(jobFolderLocation(destination, `${m[1]}:job-${Number(m[2]) - 1}`));
+  try {
+    if (!(await previous.store.stat(JOB_FILE)) || (await previous.store.stat(REPORT_FILE))) return;
+    await mergeReport({ folder: previous, job: await previous.readJob() });
+  } catch (err) {
+    // The report can still be made with `pixbatch batch report`; this run goes on.
+    process.stderr.write(`pixbatch: could not write the previous run's report: ${(err as Error).message}\n`);
+  } finally {
+    await previous.close();
   }
 }
 
