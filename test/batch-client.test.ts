@@ -203,6 +203,55 @@ describe('Batch client and stand-in: requests the service rejects', () => {
   });
 });
 
+describe('Batch client and stand-in: job schedules', () => {
+  let s: BatchStandIn;
+  let batch: BatchClient;
+  before(async () => {
+    // PT1M recurs every 10 ms of real time.
+    s = await startBatchStandIn({ nodes: 0, timeScale: 6000 });
+    batch = clientFor(s);
+  });
+  after(() => s.stop());
+
+  it('makes a job from the specification at each recurrence, one at a time, and deletes them with the schedule', async () => {
+    await batch.addJobSchedule({
+      id: 'often',
+      schedule: { recurrenceInterval: 'PT1M' },
+      // No tasks and terminatejob: each job ends at once, so the next one may start.
+      jobSpecification: { poolInfo: { poolId: 'pixbatch-pool' }, onAllTasksComplete: 'terminatejob', metadata: [{ name: 'k', value: 'v' }] },
+    });
+    await s.waitForJob('often:job-3');
+    const jobs = await collect(batch.listJobsFromSchedule('often'));
+    assert.ok(jobs.length >= 3);
+    assert.deepEqual(jobs[0]?.metadata, [{ name: 'k', value: 'v' }]);
+    const sched = await batch.getJobSchedule('often');
+    assert.equal(sched.state, 'active');
+    assert.match(sched.executionInfo?.recentJob?.id ?? '', /^often:job-\d+$/);
+    assert.deepEqual((await collect(batch.listJobSchedules())).map((x) => x.id), ['often']);
+    await rejectsWith(batch.addJobSchedule({ id: 'often', schedule: {}, jobSpecification: { poolInfo: { poolId: 'p' } } }), 409, 'JobScheduleExists');
+    await batch.deleteJobSchedule('often');
+    await waitFor(async () => (await collect(batch.listJobSchedules())).length === 0);
+    assert.equal((await collect(batch.listJobs())).filter((j) => j.id.startsWith('often:')).length, 0);
+    await rejectsWith(batch.getJobSchedule('often'), 404, 'JobScheduleNotFound');
+  });
+
+  it('waits for the running job before making the next, and refuses a recurrence that is not a duration', async () => {
+    await batch.addJobSchedule({ id: 'slow', schedule: { recurrenceInterval: 'PT1M' }, jobSpecification: { poolInfo: { poolId: 'pixbatch-pool' } } });
+    await waitFor(async () => (await collect(batch.listJobsFromSchedule('slow'))).length > 0);
+    await new Promise((r) => setTimeout(r, 100));
+    assert.equal((await collect(batch.listJobsFromSchedule('slow'))).length, 1, 'job-1 never ends, so no job-2');
+    await batch.terminateJob('slow:job-1');
+    await s.waitForJob('slow:job-1');
+    await waitFor(async () => (await collect(batch.listJobsFromSchedule('slow'))).length === 2);
+    await batch.deleteJobSchedule('slow');
+    await rejectsWith(
+      batch.addJobSchedule({ id: 'bad', schedule: { recurrenceInterval: 'hourly' }, jobSpecification: { poolInfo: { poolId: 'p' } } }),
+      400,
+      'InvalidPropertyValue',
+    );
+  });
+});
+
 describe('Batch client and stand-in: bearer tokens', () => {
   let s: BatchStandIn;
   before(async () => {
