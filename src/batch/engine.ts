@@ -134,6 +134,11 @@ export async function convertOnBatch(options: BatchConvertOptions): Promise<Batc
   const identity = pool.identity?.userAssignedIdentities?.[0];
   const identityResourceId = options.identityResourceId ?? identity?.resourceId;
   const identityClientId = options.identityClientId ?? identity?.clientId;
+  if (!identityResourceId) {
+    throw new UsageError(
+      `Pool ${options.pool} has no user-assigned managed identity, so its nodes cannot fetch the bundle or reach storage; create the pool with one (pixbatch batch pool create) or give --identity-resource-id`,
+    );
+  }
 
   const jobId = options.jobId ?? newJobId();
   const sourceUrl = plainUrl(options.source);
@@ -193,9 +198,16 @@ export async function convertOnBatch(options: BatchConvertOptions): Promise<Batc
       { abortSignal: options.signal },
     );
     const tasks = taskSpecs({ sha256: bundle.sha256, jobFolder: folderUrl, shards: job.shards.count, maxTaskRetryCount, maxWallClockTime, identityClientId });
-    const added = await addTasks(client, jobId, tasks, { signal: options.signal });
-    // Only now may the job end itself: with no tasks yet it would have counted as complete.
-    await client.patchJob(jobId, { onAllTasksComplete: 'terminatejob' });
+    let added;
+    try {
+      added = await addTasks(client, jobId, tasks, { signal: options.signal });
+      // Only now may the job end itself: with no tasks yet it would have counted as complete.
+      await client.patchJob(jobId, { onAllTasksComplete: 'terminatejob' });
+    } catch (err) {
+      // A job with only some of its tasks would never end by itself: remove it; re-running plans again.
+      await client.deleteJob(jobId).catch(() => {});
+      throw err;
+    }
     status(`Submitted job ${jobId}: ${added.added} task(s) in ${added.calls} call(s) to pool ${options.pool}`);
 
     const submitted = { jobId, jobFolder: folderUrl, tasks: tasks.length, taskCalls: added.calls, bundle };

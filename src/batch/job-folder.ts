@@ -121,9 +121,14 @@ export class JobFolder {
 
   /** A result file's records, or undefined when it was never written. */
   async readResults(name: string): Promise<ImageRecord[] | undefined> {
-    const entry = await this.store.stat(name);
-    if (!entry) return undefined;
-    return parseJsonl<ImageRecord>(await this.store.read(name), name);
+    let data: Buffer;
+    try {
+      data = await this.store.read(name);
+    } catch (err) {
+      if ((err as { code?: string }).code === 'ENOENT') return undefined;
+      throw err;
+    }
+    return parseJsonl<ImageRecord>(data, name);
   }
 
   async close(): Promise<void> {
