@@ -422,6 +422,25 @@ describe('Batch client and stand-in: tasks running on nodes', () => {
     assert.equal(await batch.getTaskFile('preempt', 'victim', 'stdout.txt'), 'second run\n');
   });
 
+  it('re-queues a task whose node is pre-empted while the preparation task runs, and prepares the node again', async () => {
+    const marker = join(scratch, 'prep-first-run');
+    await batch.addJob(
+      job('preempt-prep', {
+        jobPreparationTask: { commandLine: `if [ -e "${marker}" ]; then echo again > prepared.txt; else touch "${marker}"; sleep 30; fi` },
+      }),
+    );
+    await batch.addTaskCollection('preempt-prep', [{ id: 'waiting', commandLine: 'cat "$AZ_BATCH_JOB_PREP_WORKING_DIR/prepared.txt"' }]);
+    await waitFor(async () => readFile(marker).then(() => true, () => false));
+    await Promise.all(s.nodeIds.map((n) => s.preempt(n)));
+    await batch.patchJob('preempt-prep', { onAllTasksComplete: 'terminatejob' });
+    await s.waitForJob('preempt-prep');
+    const t = await batch.getTask('preempt-prep', 'waiting');
+    assert.equal(t.executionInfo?.result, 'success');
+    assert.equal(t.executionInfo?.retryCount, 0);
+    assert.equal(t.executionInfo?.requeueCount, 1);
+    assert.equal(await batch.getTaskFile('preempt-prep', 'waiting', 'stdout.txt'), 'again\n');
+  });
+
   it('kills running tasks when the job is terminated', async () => {
     await batch.addJob(job('killme'));
     await batch.addTaskCollection('killme', [{ id: 'long', commandLine: `sleep 30; touch "${join(scratch, 'should-not-exist')}"` }]);
