@@ -2,7 +2,7 @@
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
-import { execFileSync, spawn } from 'node:child_process';
+import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
 import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -132,7 +132,7 @@ test('a node pre-empted mid-task: nothing lost, no image counted twice', async (
 });
 
 /** Runs the pixbatch CLI as a user would, against the stand-in and Azurite. */
-function cli(args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
+function cli(args: string[], onStderr?: (text: string, child: ChildProcess) => void): Promise<{ code: number; stdout: string; stderr: string }> {
   const env = {
     ...process.env,
     AZURE_STORAGE_CONNECTION_STRING: az.connectionString,
@@ -145,7 +145,10 @@ function cli(args: string[]): Promise<{ code: number; stdout: string; stderr: st
     let stdout = '';
     let stderr = '';
     child.stdout.on('data', (d) => (stdout += d));
-    child.stderr.on('data', (d) => (stderr += d));
+    child.stderr.on('data', (d) => {
+      stderr += d;
+      onStderr?.(stderr, child);
+    });
     child.on('error', reject);
     child.on('close', (code) => resolve({ code: code ?? 1, stdout, stderr }));
   });
@@ -192,4 +195,25 @@ test('--no-wait returns once the job is submitted, and batch status --wait re-at
   const report = await cli(['batch', 'report', 'pixbatch-later', '--destination', `${az.blobEndpoint}/later-out`, '--json']);
   assert.equal(report.code, 0, report.stderr);
   assert.deepEqual((JSON.parse(report.stdout.trim().split('\n').pop()!) as Summary).counts, summary.counts);
+});
+
+test('Ctrl-C while watching detaches, says how to re-attach, and the job goes on', async () => {
+  await uploadImages(`${az.blobEndpoint}/detach-in`, 20);
+  let sent = false;
+  const r = await cli(
+    ['convert', `${az.blobEndpoint}/detach-in`, `${az.blobEndpoint}/detach-out`, '--pool', batch.poolId, '--shard-size', '5', '--job-id', 'pixbatch-detach', '--poll-interval', '0.2', '-c', '1'],
+    (text, child) => {
+      if (!sent && /Submitted job pixbatch-detach/.test(text)) {
+        sent = true;
+        child.kill('SIGINT');
+      }
+    },
+  );
+  assert.equal(sent, true, r.stderr);
+  assert.equal(r.code, 0, r.stderr);
+  assert.match(r.stderr, /Detached from job pixbatch-detach; it keeps running/);
+  assert.match(r.stderr, /pixbatch batch status pixbatch-detach --wait/);
+  await batch.waitForJob('pixbatch-detach');
+  const job = await client.getJob('pixbatch-detach');
+  assert.equal(job.executionInfo?.terminateReason, 'AllTasksComplete');
 });

@@ -100,7 +100,7 @@ function detachOnSigint(jobIdRef: () => string | undefined, accountUrl: () => st
     const id = jobIdRef();
     process.stderr.write(
       id
-        ? `\nDetached from job ${id}; it goes on on the pool. Re-attach with:\n  ${attachHint(id, accountUrl())}\n`
+        ? `\nDetached from job ${id}; it keeps running on the pool. Re-attach with:\n  ${attachHint(id, accountUrl())}\n`
         : '\nInterrupted before the job was submitted.\n',
     );
   };
@@ -136,7 +136,7 @@ export async function runConvertOnPool(source: string, destination: string, flag
       pollMs: pollMs(flags),
       signal: sig.signal,
       onStatus: (line) => {
-        const m = /^Submitted job (\S+)/.exec(line);
+        const m = /^Submitted job ([^\s:]+)/.exec(line);
         if (m) jobId = m[1];
         if (!quiet) process.stderr.write(`${line}\n`);
       },
