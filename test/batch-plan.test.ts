@@ -192,3 +192,50 @@ test('a task the service refuses for a client error stops the submission with it
   );
   await assert.rejects(addTasks(svc.client, 'j', tasksOf(2)), /InvalidPropertyValue bad commandLine/);
 });
+
+async function localJob(t: { after: (fn: () => Promise<void>) => void }, images: number) {
+  const { jpegBuffer } = await import('./harness/images.js');
+  const dir = await tempDir(t);
+  const src = join(dir, 'in');
+  const dst = join(dir, 'out');
+  await mkdir(src, { recursive: true });
+  for (let i = 0; i < images; i++) await writeFile(join(src, `p${i}.jpg`), await jpegBuffer(32, 24, i));
+  const options = resolveOptions({ concurrency: 1 });
+  const folderPath = jobFolderLocation(dst, 'job-w');
+  const folder = await JobFolder.open(folderPath);
+  const planned = await planShards({ source: new FsStore(src), destination: new FsStore(dst), folder, options, shardSize: 100, roundRobin: false, pool: { nodes: 1, cores: 2, slotsPerNode: 1 } });
+  await folder.writeJob({
+    jobId: 'job-w',
+    tool: { name: 'pixbatch', version: '0' },
+    createdAt: new Date().toISOString(),
+    source: src,
+    destination: dst,
+    jobFolder: folderPath,
+    spec: options.spec,
+    options: { include: options.include, exclude: options.exclude, overwrite: options.overwrite, maxPixels: options.maxPixels },
+    shards: { count: planned.shardItems.length, size: planned.size, items: planned.shardItems },
+    planned: planned.planned,
+  });
+  return { src, dst, folder, folderPath };
+}
+
+test('a worker re-run after pre-emption converts nothing again and counts earlier outputs once, as converted', async (t) => {
+  const { runWorker } = await import('../src/batch/worker.js');
+  const job = await localJob(t, 3);
+  assert.deepEqual(await runWorker({ jobFolder: job.folderPath, shard: 0 }), { converted: 3, skipped: 0, failed: 0 });
+  const again = await runWorker({ jobFolder: job.folderPath, shard: 0 });
+  assert.deepEqual(again, { converted: 3, skipped: 0, failed: 0 });
+  const results = await job.folder.readResults('results/00000.jsonl');
+  assert.deepEqual(results?.map((r) => r.reason), ['converted by an earlier attempt', 'converted by an earlier attempt', 'converted by an earlier attempt']);
+});
+
+test('a source deleted after planning is that image failing, not the task', async (t) => {
+  const { runWorker } = await import('../src/batch/worker.js');
+  const job = await localJob(t, 2);
+  await rm(join(job.src, 'p1.jpg'));
+  const outcome = await runWorker({ jobFolder: job.folderPath, shard: 0 });
+  assert.deepEqual(outcome, { converted: 1, skipped: 0, failed: 1 });
+  const failed = (await job.folder.readResults('results/00000.jsonl'))?.find((r) => r.status === 'failed');
+  assert.equal(failed?.name, 'p1.jpg');
+  assert.equal(failed?.code, 'READ_FAILED');
+});

@@ -289,7 +289,7 @@ export async function locateJob(options: AttachOptions): Promise<{ client: Batch
 
 /** Watches a submitted job (again) to its end and merges its report. */
 export async function attachToJob(
-  options: AttachOptions & { wait?: boolean; pollMs?: number; onProgress?: (p: WatchProgress) => void; signal?: AbortSignal },
+  options: AttachOptions & { pollMs?: number; onProgress?: (p: WatchProgress) => void; signal?: AbortSignal },
 ): Promise<BatchConvertResult> {
   const { client, folder, job } = await locateJob(options);
   try {
@@ -298,7 +298,7 @@ export async function attachToJob(
       const report = await mergeReport({ folder, job });
       return { ...base, summary: summaryOf(report), report, finished: true, failedTasks: [] };
     }
-    const watched = await watchJob({ client, job, folder, pollMs: options.wait === false ? 0 : options.pollMs, onProgress: options.onProgress, signal: options.signal }).catch((err) => {
+    const watched = await watchJob({ client, job, folder, pollMs: options.pollMs, onProgress: options.onProgress, signal: options.signal }).catch((err) => {
       if (options.signal?.aborted) return undefined;
       throw err;
     });

@@ -28,6 +28,8 @@ export interface WorkerOutcome {
 
 /** Failures that are the storage's or the credential's, not the image's: the task must fail so Batch retries it. */
 const STORAGE_CODES = new Set(['READ_FAILED', 'WRITE_FAILED']);
+/** A source deleted since planning is that image's failure: retrying the task would not bring it back. */
+const GONE = /\b(404|ENOENT)\b|does not exist|BlobNotFound/;
 
 /**
  * Converts one shard. A bad image becomes a failed record; a storage or credential fault throws
@@ -70,13 +72,14 @@ export async function runWorker(input: WorkerInput): Promise<WorkerOutcome> {
     try {
       const todo = await doneEarlier(items, destination, options, jobStartMs, add);
       await runPipeline({ items: todo, source, destination, options, onRecord: add, recordTags: tags, signal: input.signal, checkUpToDate: false });
-      const storage = records.filter((r) => r.status === 'failed' && r.code && STORAGE_CODES.has(r.code));
+      const storage = records.filter((r) => r.status === 'failed' && r.code && STORAGE_CODES.has(r.code) && !GONE.test(r.reason ?? ''));
       if (storage.length) {
         throw new JobError(`${storage.length} image(s) could not be read or written: ${storage[0]!.reason ?? storage[0]!.code}`, storage[0]!.code);
       }
-      dirty = true;
       clearInterval(timer);
-      await flush();
+      await flushing;
+      // The final write must land: without it the task's images would have no result, so a failure fails the task.
+      await folder.writeResults(name, records);
       const count = (status: ImageRecord['status']) => records.filter((r) => r.status === status).length;
       return { converted: count('converted'), skipped: count('skipped'), failed: count('failed') };
     } finally {
