@@ -4,7 +4,8 @@
 //   npm run bench                      1,000 images at 800x600 and 24 at 12 MP from `pixbatch generate`,
 //                                      8 noisy photo-like ones at 12 MP, every peer found
 //   npm run bench -- --quick           a smoke run (100 + 6 + 2 images)
-//   npm run bench -- --only local      also: blob, batch (comma-separated)
+//   npm run bench -- --only local      also: blob, batch (comma-separated); rss (not by default):
+//                                      peak RSS converting 1,000 then 10,000 images (--rss-counts)
 //   npm run bench -- --count 5000 --large-count 0 --rounds 3 --presets fast,balanced
 //   npm run bench -- --pixbatch-env MALLOC_ARENA_MAX=2   environment for pixbatch runs only
 import { existsSync } from 'node:fs';
@@ -16,6 +17,7 @@ import { parseArgs } from 'node:util';
 import type { Preset } from '../src/interfaces.js';
 import { runLocalBench, type Corpus, type CorpusResult } from './local.js';
 import { timeStages, type StageTimes } from './stages.js';
+import { runRssScaling } from './rss.js';
 
 const root = resolve(dirname(fileURLToPath(import.meta.url)), '..');
 const benchDir = join(root, '.bench');
@@ -33,6 +35,7 @@ const { values } = parseArgs({
     'skip-peers': { type: 'string' },
     'pixbatch-env': { type: 'string', multiple: true },
     seed: { type: 'string' },
+    'rss-counts': { type: 'string' },
   },
 });
 
@@ -201,6 +204,16 @@ async function main(): Promise<void> {
     log(`\npeak RSS: whole process tree (pixbatch: one process; Pillow: its ${cores} processes summed; ImageMagick and vips: GNU parallel and its jobs summed), sampled every 50 ms`);
     report.local = results;
     report.missingPeers = missingPeers;
+  }
+  if (only.has('rss')) {
+    log('\npeak RSS against job size (800x600, default preset and concurrency):');
+    report.rss = await runRssScaling({
+      root: benchDir,
+      pixbatch: await buildPixbatch(),
+      counts: (values['rss-counts'] ?? '1000,10000').split(',').map((n) => int('rss-counts', n.trim(), 0)),
+      env: pixbatchEnv,
+      log,
+    });
   }
   if (only.has('blob')) report.blob = await optionalBench('blob.ts', 'runBlobBench');
   if (only.has('batch')) report.batch = await optionalBench('batch.ts', 'runBatchBench');
