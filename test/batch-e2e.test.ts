@@ -86,6 +86,7 @@ test('500 images on 2 nodes: every image converted once, one merged report, exit
   const merged = JSON.parse((await out.read(`.pixbatch/jobs/${result.jobId}/report.json`)).toString()) as Report;
   assert.deepEqual(merged.counts, result.summary.counts);
   assert.equal(merged.jobId, result.jobId);
+  assert.match((await out.read(`.pixbatch/jobs/${result.jobId}/report.html`)).toString(), /<html/i);
   await out.close?.();
 });
 

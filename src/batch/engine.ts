@@ -326,7 +326,7 @@ export async function jobStatus(options: AttachOptions): Promise<{ job: JobFile;
       signal: abort.signal,
       onProgress: (p) => {
         last = p;
-        if (!['completed', 'deleted', 'terminating', 'deleting'].includes(p.jobState) && p.tasks.completed < p.tasks.total) abort.abort(new Error('one look'));
+        if (!['completed', 'deleted', 'deleting'].includes(p.jobState) && p.tasks.completed < p.tasks.total) abort.abort(new Error('one look'));
       },
     }).catch((err) => {
       if (abort.signal.aborted) return undefined;

@@ -8,6 +8,7 @@ import { join } from 'node:path';
 export const JOBS_FOLDER = '.pixbatch/jobs';
 export const JOB_FILE = 'job.json';
 export const REPORT_FILE = 'report.json';
+export const REPORT_HTML_FILE = 'report.html';
 /** Records of images decided at planning time (already up to date, unsafe names), written once. */
 export const PLANNING_RESULTS = 'results/planning.jsonl';
 

@@ -4,7 +4,7 @@ import pLimit from 'p-limit';
 import type { ImageRecord, Report, Summary } from '../interfaces.js';
 import { SummaryBuilder } from '../report/summary.js';
 import { VERSION } from '../version.js';
-import { JobFolder, PLANNING_RESULTS, REPORT_FILE, resultFile, shardOfTask, type JobFile } from './job-folder.js';
+import { JobFolder, PLANNING_RESULTS, REPORT_FILE, REPORT_HTML_FILE, resultFile, shardOfTask, type JobFile } from './job-folder.js';
 import type { FailedTask } from './watch.js';
 
 export interface MergeInput {
@@ -19,7 +19,7 @@ export interface MergeInput {
 
 /**
  * Reads every shard's results, accounts for each planned image exactly once (an image with no result
- * is failed, naming its task), writes `report.json` to the job folder and returns it.
+ * is failed, naming its task), writes `report.json` and `report.html` to the job folder and returns the report.
  */
 export async function mergeReport(input: MergeInput): Promise<Report> {
   const { folder, job } = input;
@@ -68,6 +68,8 @@ export async function mergeReport(input: MergeInput): Promise<Report> {
     images,
   };
   await folder.store.write(REPORT_FILE, Buffer.from(JSON.stringify(report, null, 2) + '\n'), { contentType: 'application/json' });
+  const { renderHtmlReport } = await import('../report/html.js');
+  await folder.store.write(REPORT_HTML_FILE, Buffer.from(renderHtmlReport(report)), { contentType: 'text/html; charset=utf-8' });
   return report;
 }
 

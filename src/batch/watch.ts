@@ -132,12 +132,14 @@ export async function watchJob(input: WatchInput): Promise<WatchResult> {
     };
     input.onProgress?.(last);
 
-    const ended = jobState === 'completed' || jobState === 'terminating' || jobState === 'deleted' || jobState === 'deleting';
+    // 'terminating' is still ending its tasks: wait for 'completed'.
+    const ended = jobState === 'completed' || jobState === 'deleted' || jobState === 'deleting';
     if (ended || counts.completed >= totalTasks) {
       const completed = jobState === 'deleted' ? [] : await completedTasks(client, jobId, input.signal);
       if (completed.length >= totalTasks || ended) {
         const failed = completed.filter((t) => t.executionInfo?.result === 'failure' || (t.executionInfo?.exitCode ?? 0) !== 0);
-        const failedTasks = await Promise.all(failed.map((t) => describeFailure(client, jobId, t)));
+        // The stderr of the first few is enough to see what went wrong; the rest are named without it.
+        const failedTasks = await Promise.all(failed.map((t, i) => describeFailure(client, jobId, t, i < STDERR_TAILS_FETCHED)));
         // One last look so the final counts include results written just before the end.
         last = { ...last, images: await counter.count(job.planned.total) };
         return { jobState, allTasksCompleted: completed.length >= totalTasks, completedTasks: completed.length, failedTasks, progress: last };
@@ -155,10 +157,12 @@ async function completedTasks(client: BatchClient, jobId: string, signal?: Abort
 
 const STDERR_TAIL_BYTES = 2048;
 
-async function describeFailure(client: BatchClient, jobId: string, t: BatchTask): Promise<FailedTask> {
+const STDERR_TAILS_FETCHED = 20;
+
+async function describeFailure(client: BatchClient, jobId: string, t: BatchTask, withStderr: boolean): Promise<FailedTask> {
   let stderrTail = '';
   try {
-    stderrTail = (await client.getTaskFile(jobId, t.id, 'stderr.txt', { tailBytes: STDERR_TAIL_BYTES })).trimEnd();
+    if (withStderr) stderrTail = (await client.getTaskFile(jobId, t.id, 'stderr.txt', { tailBytes: STDERR_TAIL_BYTES })).trimEnd();
   } catch (err) {
     stderrTail = `(stderr.txt not available: ${(err as Error).message})`;
   }

@@ -74,19 +74,31 @@ function attachHint(jobId: string, accountUrl: string | undefined): string {
 }
 
 /** Prints the end of a Batch run like the local engine does, plus failed tasks with their stderr. Returns the exit code. */
-async function finish(result: BatchConvertResult, flags: { json?: boolean; quiet?: boolean; report?: string }): Promise<number> {
+async function finish(result: BatchConvertResult, flags: { json?: boolean; quiet?: boolean; report?: string; htmlReport?: string; notify?: string }): Promise<number> {
   const summary: Summary = result.summary;
-  for (const t of result.failedTasks) {
+  const shown = result.failedTasks.filter((t) => t.stderrTail !== '').slice(0, 20);
+  if (result.failedTasks.length > shown.length) {
+    process.stderr.write(`${result.failedTasks.length} task(s) failed: ${result.failedTasks.map((t) => t.id).slice(0, 50).join(', ')}${result.failedTasks.length > 50 ? ', …' : ''}\n`);
+  }
+  for (const t of shown) {
     process.stderr.write(
       `task ${t.id} failed${t.exitCode !== undefined ? ` with exit code ${t.exitCode}` : ''}${t.failure ? ` (${t.failure})` : ''} after ${t.retries} retr${t.retries === 1 ? 'y' : 'ies'}; end of its stderr:\n`,
     );
-    process.stderr.write(`${(t.stderrTail || '(empty)').split('\n').slice(-20).map((l) => `  | ${l}`).join('\n')}\n`);
+    process.stderr.write(`${t.stderrTail.split('\n').slice(-20).map((l) => `  | ${l}`).join('\n')}\n`);
   }
   if (flags.report && result.report) await writeReport(flags.report, result.report);
+  if (flags.htmlReport && result.report) {
+    const { writeHtmlReport } = await import('../report/html.js');
+    await writeHtmlReport(flags.htmlReport, result.report);
+  }
+  if (flags.notify) {
+    const { notifyJobEnd } = await import('../report/notify.js');
+    await notifyJobEnd(flags.notify, summary, result.failedTasks.length ? { outcome: 'failed' } : {});
+  }
   if (flags.json) process.stdout.write(`${JSON.stringify(summary)}\n`);
   if (!flags.quiet) {
     printSummary(summary, flags.json ? process.stderr : process.stdout);
-    process.stderr.write(`job ${result.jobId}: report ${result.jobFolder}/report.json\n`);
+    process.stderr.write(`job ${result.jobId}: report ${result.jobFolder}/report.json (and report.html)\n`);
   }
   const { batchExitCode } = await import('../batch/engine.js');
   return batchExitCode(result);
@@ -114,6 +126,7 @@ function detachOnSigint(jobIdRef: () => string | undefined, accountUrl: () => st
  */
 export async function runConvertOnPool(source: string, destination: string, flags: ConvertFlags & BatchFlags): Promise<number> {
   const { convertOnBatch } = await import('../batch/engine.js');
+  if (flags.notify) (await import('../report/notify.js')).checkNotifyUrl(flags.notify);
   const quiet = flags.quiet === true;
   const progress = progressPrinter(quiet);
   let jobId: string | undefined;
