@@ -152,7 +152,9 @@ export async function convertOnBatch(options: BatchConvertOptions): Promise<Batc
     destination = await openStore(options.destination, 'destination');
     await source.prepare?.('source');
     await destination.prepare?.('destination');
-    folder = await JobFolder.open(folderUrl);
+    // This machine may hold only a SAS for the destination: open the job folder with it (nodes use their identity).
+    const query = options.destination.includes('?') ? options.destination.slice(options.destination.indexOf('?')) : '';
+    folder = new JobFolder(await openStore(folderUrl + query, 'destination'), folderUrl);
 
     status(`Checking the bundle for pixbatch ${VERSION} in the scripts container…`);
     const bundle = await deployBundle({ location: options.destination, bundle: options.bundle, cacheDir: options.cacheDir, log: status });
@@ -267,7 +269,8 @@ export interface AttachOptions extends BatchAccountOptions {
 /** Finds a job's folder: from the flags, else from the metadata pixbatch put on the Batch job. */
 export async function locateJob(options: AttachOptions): Promise<{ client: BatchClient; folder: JobFolder; job: JobFile }> {
   const client = options.client ?? (await connectBatch(options));
-  let location = options.jobFolder ?? (options.destination ? jobFolderLocation(plainUrl(options.destination), options.jobId) : undefined);
+  const sas = options.destination?.includes('?') ? options.destination.slice(options.destination.indexOf('?')) : '';
+  let location = options.jobFolder ?? (options.destination ? jobFolderLocation(plainUrl(options.destination), options.jobId) + sas : undefined);
   if (!location) {
     let batchJob;
     try {

@@ -86,7 +86,7 @@ export class JobFolder {
   ) {}
 
   static async open(location: string): Promise<JobFolder> {
-    return new JobFolder(await openStore(location, 'destination'), location);
+    return new JobFolder(await openStore(location, 'destination'), withoutQuery(location));
   }
 
   async readJob(): Promise<JobFile> {
