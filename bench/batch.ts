@@ -88,7 +88,12 @@ export async function runBatchBench(options: BatchBenchOptions = {}): Promise<{ 
   const client = new BatchClient(batch.url, new BatchSharedKeyCredential(batch.accountName, batch.accountKey));
   const rows: BatchBenchRow[] = [];
   try {
-    for (const design of ['shards (auto)', 'round-robin (original)'] as const) {
+    const designs = [
+      { design: 'shards (auto)', shardSize: 'auto' as const, roundRobin: false },
+      { design: 'shards of 100', shardSize: 100, roundRobin: false },
+      { design: 'round-robin (original)', shardSize: 'auto' as const, roundRobin: true },
+    ];
+    for (const { design, shardSize, roundRobin } of designs) {
       const out = join(root, 'batch-out');
       await rm(out, { recursive: true, force: true });
       const jobId = `bench-${rows.length}-${Date.now()}`;
@@ -102,8 +107,8 @@ export async function runBatchBench(options: BatchBenchOptions = {}): Promise<{ 
           destination: new FsStore(out),
           folder,
           options: resolveOptions({}),
-          shardSize: 'auto',
-          roundRobin: design !== 'shards (auto)',
+          shardSize,
+          roundRobin,
           pool: POOL,
         });
         planned = performance.now();
