@@ -17,7 +17,7 @@ before(async () => {
   az = await storage();
   dir = await mkdtemp(join(tmpdir(), 'pixbatch-many-'));
   batch = await startBatchStandIn({
-    nodes: 4,
+    nodes: 3,
     storageConnectionString: az.connectionString,
     taskEnvironment: { AZURE_STORAGE_CONNECTION_STRING: az.connectionString },
     rootDir: join(dir, 'batch'),
@@ -46,7 +46,7 @@ test('1,050 tasks are submitted in 11 calls, and re-running the same command aft
     bundle: await testBundle(),
     shardSize: 1,
     concurrency: 1,
-    pollMs: 500,
+    pollMs: 1000,
   };
   const first = await convertOnBatch(options);
   assert.equal(first.tasks, 1050);
