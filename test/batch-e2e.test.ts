@@ -178,6 +178,10 @@ test('--no-wait returns once the job is submitted, and batch status --wait re-at
   ]);
   assert.equal(submitted.code, 0, submitted.stderr);
   assert.match(submitted.stderr, /pixbatch batch status pixbatch-later --wait/);
+  // One look while it runs: progress in images of the planned total.
+  const running = await cli(['batch', 'status', 'pixbatch-later', '--json']);
+  assert.equal(running.code, 0, running.stderr);
+  assert.equal((JSON.parse(running.stdout) as { images: { total: number } }).images.total, 30);
   // Re-attach with only the job id: the job folder comes from the Batch job's metadata.
   const attached = await cli(['batch', 'status', 'pixbatch-later', '--wait', '--json', '--poll-interval', '0.2']);
   assert.equal(attached.code, 0, attached.stderr);

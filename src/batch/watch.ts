@@ -177,6 +177,7 @@ async function describeFailure(client: BatchClient, jobId: string, t: BatchTask,
 }
 
 function sleep(ms: number, signal?: AbortSignal): Promise<void> {
+  if (signal?.aborted) return Promise.reject(signal.reason);
   return new Promise((resolve, reject) => {
     const onAbort = () => {
       clearTimeout(t);
