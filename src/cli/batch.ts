@@ -121,12 +121,30 @@ function detachOnSigint(jobIdRef: () => string | undefined, accountUrl: () => st
 }
 
 /**
+ * The Batch account and pool identity from flags, else the environment, else `pixbatch.config.json`
+ * (read only when flags and environment do not name the account).
+ */
+async function accountDefaults(flags: BatchFlags & { config?: string }): Promise<{ url?: string; name?: string; identityResourceId?: string; identityClientId?: string }> {
+  const given = { url: flags.batchAccountUrl, identityResourceId: flags.identityResourceId, identityClientId: flags.identityClientId };
+  if (given.url || process.env.AZURE_BATCH_ENDPOINT || process.env.PIXBATCH_BATCH_URL) return given;
+  const { loadConfig } = await import('../config/index.js');
+  const config = await loadConfig({ flags: { config: flags.config } });
+  return {
+    url: config.batch.accountUrl,
+    name: config.batch.accountName,
+    identityResourceId: given.identityResourceId ?? config.identity.resourceId,
+    identityClientId: given.identityClientId ?? config.identity.clientId,
+  };
+}
+
+/**
  * `pixbatch convert SRC DST --pool POOL`: the conversion on Azure Batch. Returns the exit code.
  * `convert` calls this when `--pool` is given.
  */
-export async function runConvertOnPool(source: string, destination: string, flags: ConvertFlags & BatchFlags): Promise<number> {
+export async function runConvertOnPool(source: string, destination: string, flags: ConvertFlags & BatchFlags & { config?: string }): Promise<number> {
   const { convertOnBatch } = await import('../batch/engine.js');
   if (flags.notify) (await import('../report/notify.js')).checkNotifyUrl(flags.notify);
+  const account = await accountDefaults(flags);
   const quiet = flags.quiet === true;
   const progress = progressPrinter(quiet);
   let jobId: string | undefined;
@@ -137,15 +155,16 @@ export async function runConvertOnPool(source: string, destination: string, flag
       source,
       destination,
       pool: flags.pool!,
-      batchAccountUrl: flags.batchAccountUrl,
+      batchAccountUrl: account.url,
+      batchAccountName: account.name,
       shardSize: flags.shardSize,
       roundRobin: flags.roundRobin,
       wait: flags.wait,
       maxTaskRetries: flags.maxTaskRetries,
       maxTaskTime: flags.maxTaskTime,
       jobId: flags.jobId,
-      identityResourceId: flags.identityResourceId,
-      identityClientId: flags.identityClientId,
+      identityResourceId: account.identityResourceId,
+      identityClientId: account.identityClientId,
       pollMs: pollMs(flags),
       signal: sig.signal,
       onStatus: (line) => {
@@ -171,8 +190,14 @@ export async function runConvertOnPool(source: string, destination: string, flag
   }
 }
 
+async function attachAccount(flags: AttachFlags): Promise<{ batchAccountUrl?: string; batchAccountName?: string }> {
+  const account = await accountDefaults(flags);
+  return { batchAccountUrl: account.url, batchAccountName: account.name };
+}
+
 interface AttachFlags {
   batchAccountUrl?: string;
+  config?: string;
   jobFolder?: string;
   destination?: string;
   wait?: boolean;
@@ -185,7 +210,8 @@ interface AttachFlags {
 function addAttachOptions(cmd: Command): Command {
   return cmd
     .argument('<jobId>', 'the Batch job id pixbatch printed when it submitted the job')
-    .option('--batch-account-url <url>', 'Batch account endpoint (AZURE_BATCH_ENDPOINT)')
+    .option('--batch-account-url <url>', 'Batch account endpoint (AZURE_BATCH_ENDPOINT, else batch.accountUrl in the config file)')
+    .option('--config <file>', 'config file (default: pixbatch.config.json, or PIXBATCH_CONFIG)')
     .option('--destination <location>', "the job's destination, when the Batch job itself is gone")
     .option('--job-folder <location>', "the job's folder (DESTINATION/.pixbatch/jobs/JOB_ID), when the Batch job itself is gone");
 }
@@ -199,10 +225,16 @@ export function registerBatch(program: Command): void {
   batch
     .command('deploy')
     .description('build the linux-x64 bundle (Node, pixbatch, sharp) and upload it to the scripts container, unless the same bundle is there')
-    .argument('<location>', 'any Blob Storage location in the account (for example the destination); the bundle goes to its scripts container')
+    .argument('[location]', 'any Blob Storage location in the account (for example the destination); default: storage.account of the config file, else the account in AZURE_STORAGE_CONNECTION_STRING / AZURE_STORAGE_ACCOUNT')
+    .option('--config <file>', 'config file (default: pixbatch.config.json, or PIXBATCH_CONFIG)')
     .option('--json', 'print the result as JSON')
-    .action(async (location: string, flags: { json?: boolean }) => {
+    .action(async (location: string | undefined, flags: { json?: boolean; config?: string }) => {
       const { deployBundle } = await import('../batch/deploy.js');
+      if (!location) {
+        const { loadConfig } = await import('../config/index.js');
+        const config = await loadConfig({ flags: { config: flags.config } });
+        location = config.storage.account ? `https://${config.storage.account}.blob.core.windows.net/${config.storage.outputContainer}` : 'az://scripts';
+      }
       const deployed = await deployBundle({ location, force: true, log: (l) => process.stderr.write(`${l}\n`) });
       if (flags.json) process.stdout.write(`${JSON.stringify(deployed)}\n`);
       else process.stdout.write(`${deployed.uploaded ? 'uploaded' : 'already up to date:'} ${deployed.url} (sha256 ${deployed.sha256.slice(0, 16)}…, ${(deployed.size / 1048576).toFixed(1)} MB)\n`);
@@ -220,7 +252,7 @@ export function registerBatch(program: Command): void {
         const progress = progressPrinter(flags.quiet === true);
         const sig = detachOnSigint(() => jobId, () => flags.batchAccountUrl);
         try {
-          const result = await engine.attachToJob({ ...flags, jobId, pollMs: pollMs(flags), onProgress: (p) => progress.update(p), signal: sig.signal });
+          const result = await engine.attachToJob({ ...flags, ...(await attachAccount(flags)), jobId, pollMs: pollMs(flags), onProgress: (p) => progress.update(p), signal: sig.signal });
           progress.stop();
           process.exitCode = result.finished ? await finish(result, flags) : EXIT_OK;
         } finally {
@@ -229,7 +261,7 @@ export function registerBatch(program: Command): void {
         }
         return;
       }
-      const status = await engine.jobStatus({ ...flags, jobId });
+      const status = await engine.jobStatus({ ...flags, ...(await attachAccount(flags)), jobId });
       if (flags.json) process.stdout.write(`${JSON.stringify({ ...status.progress, finished: status.finished, jobFolder: status.job.jobFolder })}\n`);
       else process.stdout.write(`${formatProgress(status.progress)}${status.finished ? ' | finished' : ''}\n`);
     });
@@ -240,18 +272,19 @@ export function registerBatch(program: Command): void {
     .option('-q, --quiet', 'no summary text')
     .action(async (jobId: string, flags: AttachFlags) => {
       const engine = await import('../batch/engine.js');
-      const status = await engine.jobStatus({ ...flags, jobId });
+      const account = await attachAccount(flags);
+      const status = await engine.jobStatus({ ...flags, ...account, jobId });
       if (!status.finished) {
         throw new UsageError(`Job ${jobId} is still running (${status.progress.images.done}/${status.progress.images.total} images); follow it with: ${attachHint(jobId, flags.batchAccountUrl)}`);
       }
-      const result = await engine.attachToJob({ ...flags, jobId, pollMs: 1000 });
+      const result = await engine.attachToJob({ ...flags, ...account, jobId, pollMs: 1000 });
       process.exitCode = await finish(result, flags);
     });
 
   addAttachOptions(batch.command('cancel').description('end a job: running tasks stop, finished outputs stay; re-running the same convert does the rest'))
     .action(async (jobId: string, flags: AttachFlags) => {
       const { cancelJob } = await import('../batch/engine.js');
-      await cancelJob({ ...flags, jobId });
+      await cancelJob({ ...flags, ...(await attachAccount(flags)), jobId });
       process.stderr.write(`job ${jobId} is ending; see what was done with: pixbatch batch report ${jobId}\n`);
     });
 }
