@@ -222,3 +222,25 @@ test('Ctrl-C while watching detaches, says how to re-attach, and the job goes on
   const job = await client.getJob('pixbatch-detach');
   assert.equal(job.executionInfo?.terminateReason, 'AllTasksComplete');
 });
+
+test('batch cancel ends a running job, and its report accounts for every image once', async () => {
+  await uploadImages(`${az.blobEndpoint}/cancel-in`, 80);
+  const submitted = await cli([
+    'convert', `${az.blobEndpoint}/cancel-in`, `${az.blobEndpoint}/cancel-out`,
+    '--pool', batch.poolId, '--shard-size', '5', '--no-wait', '--job-id', 'pixbatch-cancel', '-c', '1',
+  ]);
+  assert.equal(submitted.code, 0, submitted.stderr);
+  const cancelled = await cli(['batch', 'cancel', 'pixbatch-cancel']);
+  assert.equal(cancelled.code, 0, cancelled.stderr);
+  await batch.waitForJob('pixbatch-cancel');
+  assert.match((await client.getJob('pixbatch-cancel')).executionInfo?.terminateReason ?? '', /pixbatch batch cancel/);
+  const report = await cli(['batch', 'report', 'pixbatch-cancel', '--json']);
+  const summary = JSON.parse(report.stdout.trim().split('\n').pop()!) as Summary;
+  assert.equal(summary.counts.total, 80);
+  assert.equal(summary.counts.converted + summary.counts.failed, 80);
+  // Whatever the cancel caught running or queued is failed, named once, and makes the exit code non-zero.
+  assert.equal(report.code !== 0, summary.counts.failed > 0, report.stderr);
+  assert.ok(summary.failures.every((f) => f.code === 'TASK_FAILED'));
+  const merged = JSON.parse((await (await openStore(`${az.blobEndpoint}/cancel-out`, 'source')).read('.pixbatch/jobs/pixbatch-cancel/report.json')).toString()) as Report;
+  assertEachOnce(merged, imageNames(80));
+});
