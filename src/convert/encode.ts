@@ -75,7 +75,7 @@ export async function encodeRawPng(raw: Buffer, width: number, height: number, c
   const within = PNG_PRESETS[preset].fdeflateWithin;
   if (within === undefined || (channels !== 3 && channels !== 4) || raw.length !== width * height * channels) return undefined;
   const stride = width * channels;
-  const rows = Math.min(64, Math.max(8, Math.round(height / 48)));
+  const rows = Math.min(32, Math.max(8, Math.round(height / 96)));
   if (height < rows * 4) {
     // Small enough to encode whole both ways and keep the better one.
     const [fast, zlib] = await Promise.all([encodePngFast(raw, width, height, channels), libpng(raw, width, height, channels, preset)]);
