@@ -1,8 +1,8 @@
 // `npm run bench`: pixbatch against the peers this machine has, on the same generated JPEGs,
 // in the same run. Prints a table and writes .bench/last.json.
 //
-//   npm run bench                      1,000 images at 800x600 and 12 at 12 MP from `pixbatch generate`,
-//                                      6 noisy photo-like ones at 12 MP, every peer found
+//   npm run bench                      600 images at 800x600 and 20 at 12 MP from `pixbatch generate`,
+//                                      8 noisy photo-like ones at 12 MP, every peer found
 //   npm run bench -- --quick           a smoke run (100 + 6 + 2 images)
 //   npm run bench -- --only local      also: blob, batch (comma-separated); rss (not by default):
 //                                      peak RSS converting 1,000 then 10,000 images (--rss-counts)
@@ -49,9 +49,9 @@ function int(name: string, value: string | undefined, fallback: number): number 
 const quick = values.quick === true;
 const only = new Set((values.only ?? 'local,blob,batch').split(',').map((s) => s.trim()));
 const cores = availableParallelism();
-const smallCount = int('count', values.count, quick ? 100 : 1000);
-const largeCount = int('large-count', values['large-count'], quick ? 6 : 12);
-const noisyCount = int('noisy-count', values['noisy-count'], quick ? 2 : 6);
+const smallCount = int('count', values.count, quick ? 100 : 600);
+const largeCount = int('large-count', values['large-count'], quick ? 6 : 20);
+const noisyCount = int('noisy-count', values['noisy-count'], quick ? 2 : 8);
 const slices = Math.max(1, int('slices', values.slices, 2));
 const rounds = Math.max(1, int('rounds', values.rounds, 1));
 const seed = int('seed', values.seed, 1);
