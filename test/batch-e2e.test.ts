@@ -195,6 +195,11 @@ test('--no-wait returns once the job is submitted, and batch status --wait re-at
   assert.equal(look.finished, true);
   assert.equal(look.images.converted, 30);
 
+  // A job id already used is refused before anything is written.
+  const reused = await cli(['convert', `${az.blobEndpoint}/later-in`, `${az.blobEndpoint}/later-out`, '--pool', batch.poolId, '--job-id', 'pixbatch-later']);
+  assert.equal(reused.code, 2, reused.stderr);
+  assert.match(reused.stderr, /Job pixbatch-later already exists/);
+
   // From the destination alone, once the Batch job itself is gone.
   await client.deleteJob('pixbatch-later');
   const report = await cli(['batch', 'report', 'pixbatch-later', '--destination', `${az.blobEndpoint}/later-out`, '--json']);

@@ -155,6 +155,14 @@ export async function convertOnBatch(options: BatchConvertOptions): Promise<Batc
     // This machine may hold only a SAS for the destination: open the job folder with it (nodes use their identity).
     const query = options.destination.includes('?') ? options.destination.slice(options.destination.indexOf('?')) : '';
     folder = new JobFolder(await openStore(folderUrl + query, 'destination'), folderUrl);
+    // A reused job id must not overwrite another job's shards and results.
+    const taken = await client.getJob(jobId).then(
+      () => true,
+      (err) => (isBatchError(err, 'JobNotFound') ? false : Promise.reject(err)),
+    );
+    if (taken || (await folder.jobWrittenMs()) !== undefined) {
+      throw new UsageError(`Job ${jobId} already exists${taken ? ` in ${accountUrl}` : ` at ${folderUrl}`}; choose another --job-id`);
+    }
 
     status(`Checking the bundle for pixbatch ${VERSION} in the scripts container…`);
     const bundle = await deployBundle({ location: options.destination, bundle: options.bundle, cacheDir: options.cacheDir, log: status });
