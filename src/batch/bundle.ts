@@ -31,7 +31,8 @@ const NATIVE_PACKAGES: Array<{ name: string; from?: string; optional?: boolean }
   { name: '@napi-rs/image', optional: true },
   { name: '@napi-rs/image-linux-x64-gnu', from: '@napi-rs/image', optional: true },
 ];
-const EXTERNAL = ['sharp', '@napi-rs/image'];
+// esbuild only builds bundles (never on a node): leaving it out keeps every task's start-up smaller.
+const EXTERNAL = ['sharp', '@napi-rs/image', 'esbuild'];
 
 export interface Bundle {
   /** The tar.gz on this machine. */
