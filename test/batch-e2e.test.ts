@@ -86,6 +86,10 @@ test('500 images on 2 nodes: every image converted once, one merged report, exit
   const merged = JSON.parse((await out.read(`.pixbatch/jobs/${result.jobId}/report.json`)).toString()) as Report;
   assert.deepEqual(merged.counts, result.summary.counts);
   assert.equal(merged.jobId, result.jobId);
+  // Node time is what the tasks ran; priced for the stand-in pool's VM size (all dedicated).
+  assert.ok(merged.cost && merged.cost.nodeSeconds! > 0, `cost in the report: ${JSON.stringify(merged.cost)}`);
+  assert.ok(merged.cost!.total! > 0 && merged.cost!.notes!.some((n) => /standard_d2s_v3 tasks \(0% spot\)/i.test(n)), JSON.stringify(merged.cost));
+  assert.deepEqual(result.summary.cost, merged.cost);
   assert.match((await out.read(`.pixbatch/jobs/${result.jobId}/report.html`)).toString(), /<html/i);
   await out.close?.();
 });

@@ -1,7 +1,7 @@
 // The Azure Batch engine: plan into shards beside the destination, ship the bundle, submit one task
 // per shard, watch, and merge the shards' results into one report.
 import { randomBytes } from 'node:crypto';
-import type { Report, Store, Summary } from '../interfaces.js';
+import type { CostSummary, Report, Store, Summary } from '../interfaces.js';
 import { resolveOptions, type ConvertOptions } from '../options.js';
 import { EXIT_JOB_FAILED, EXIT_OK, EXIT_SOME_FAILED, JobError, UsageError } from '../errors.js';
 import { openStore } from '../store/index.js';
@@ -16,6 +16,8 @@ import { mergeReport, summaryOf } from './merge-report.js';
 import { coresOfVmSize, parseShardSize, planShards, type PoolShape } from './shards.js';
 import { addTasks, jobSpec, taskSpecs } from './submit.js';
 import { watchJob, type FailedTask, type WatchProgress } from './watch.js';
+import { DEFAULT_PRICES, type PriceTableData } from '../cost/prices.js';
+import { nodeTimeCostSummary } from '../cost/estimate.js';
 
 export interface BatchConvertOptions extends Omit<ConvertOptions, 'source' | 'destination' | 'onProgress' | 'onRecord'>, BatchAccountOptions {
   /** Both in Blob Storage: nodes cannot see this machine's folders. */
@@ -46,6 +48,8 @@ export interface BatchConvertOptions extends Omit<ConvertOptions, 'source' | 'de
   /** Where the Node binary download and builds are cached. */
   cacheDir?: string;
   client?: BatchClient;
+  /** Prices for the after-job cost (default: the built-in table). */
+  prices?: PriceTableData;
 }
 
 export interface BatchConvertResult {
@@ -230,13 +234,29 @@ export async function convertOnBatch(options: BatchConvertOptions): Promise<Batc
     });
     if (!watched) return { ...submitted, summary: plannedSummary(job), finished: false, failedTasks: [] };
     const times = await jobTimes(client, jobId);
-    const report = await mergeReport({ folder, job, failedTasks: watched.failedTasks, startedAt: times.start, finishedAt: times.end });
+    const cost = await costAfterJob(client, options.pool, watched.taskSeconds, options.prices, pool);
+    const report = await mergeReport({ folder, job, failedTasks: watched.failedTasks, startedAt: times.start, finishedAt: times.end, cost });
     return { ...submitted, summary: summaryOf(report), report, finished: true, failedTasks: watched.failedTasks };
   } finally {
     await source?.close?.();
     await destination?.close?.();
     await folder?.close();
   }
+}
+
+/**
+ * Node time the job's tasks used and what it cost: one task slot per node, so a task's run time is
+ * node time. Split between dedicated and spot in the pool's current proportion (a task does not say
+ * which kind of node ran it). Undefined when the pool is gone and its VM size unknown.
+ */
+export async function costAfterJob(client: BatchClient, poolId: string, seconds: number, prices: PriceTableData = DEFAULT_PRICES, known?: BatchPool): Promise<CostSummary | undefined> {
+  const pool = known ?? (await client.getPool(poolId).catch(() => undefined));
+  if (!pool?.vmSize) return undefined;
+  const dedicated = pool.currentDedicatedNodes ?? 0;
+  const spot = pool.currentLowPriorityNodes ?? 0;
+  const spotShare = dedicated + spot > 0 ? spot / (dedicated + spot) : 0;
+  const cost = nodeTimeCostSummary({ dedicatedSeconds: seconds * (1 - spotShare), spotSeconds: seconds * spotShare }, pool.vmSize, prices);
+  return { ...cost, notes: [`node time of ${pool.vmSize} tasks (${Math.round(spotShare * 100)}% spot)`, ...(cost.notes ?? [])] };
 }
 
 /** What is known before any result: planned totals, planning-time skips and refusals. */
@@ -272,6 +292,8 @@ export interface AttachOptions extends BatchAccountOptions {
   jobFolder?: string;
   destination?: string;
   client?: BatchClient;
+  /** Prices for the after-job cost (default: the built-in table). */
+  prices?: PriceTableData;
 }
 
 /** Finds a job's folder: from the flags, else from the metadata pixbatch put on the Batch job. */
@@ -315,7 +337,9 @@ export async function attachToJob(
     });
     if (!watched) return { ...base, summary: plannedSummary(job), finished: false, failedTasks: [] };
     const times = await jobTimes(client, job.jobId);
-    const report = await mergeReport({ folder, job, failedTasks: watched.failedTasks, startedAt: times.start, finishedAt: times.end });
+    const poolId = job.batch?.poolId ?? (await client.getJob(job.jobId).then((j) => j.poolInfo?.poolId, () => undefined));
+    const cost = poolId ? await costAfterJob(client, poolId, watched.taskSeconds, options.prices) : undefined;
+    const report = await mergeReport({ folder, job, failedTasks: watched.failedTasks, startedAt: times.start, finishedAt: times.end, cost });
     return { ...base, summary: summaryOf(report), report, finished: true, failedTasks: watched.failedTasks };
   } finally {
     await folder.close();

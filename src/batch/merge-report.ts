@@ -1,7 +1,7 @@
 // Merges the shards' result files into one report.json in the job folder: the same Summary the local
 // engine returns, so `--json`, the summary text and the exit codes are the same on a pool.
 import pLimit from 'p-limit';
-import type { ImageRecord, Report, Summary } from '../interfaces.js';
+import type { CostSummary, ImageRecord, Report, Summary } from '../interfaces.js';
 import { SummaryBuilder } from '../report/summary.js';
 import { VERSION } from '../version.js';
 import { JobFolder, PLANNING_RESULTS, REPORT_FILE, REPORT_HTML_FILE, resultFile, shardOfTask, type JobFile } from './job-folder.js';
@@ -15,6 +15,8 @@ export interface MergeInput {
   /** When the job ran (from the service), for the rate; defaults to job.json's time and now. */
   startedAt?: Date;
   finishedAt?: Date;
+  /** Node time used and its price, when known. */
+  cost?: CostSummary;
 }
 
 /**
@@ -57,6 +59,7 @@ export async function mergeReport(input: MergeInput): Promise<Report> {
     destination: job.destination,
     spec: job.spec,
     jobId: job.jobId,
+    ...(input.cost ? { cost: input.cost } : {}),
   });
   const report: Report = {
     ...base,

@@ -41,6 +41,8 @@ export interface WatchResult {
   completedTasks: number;
   failedTasks: FailedTask[];
   progress: WatchProgress;
+  /** Seconds the completed tasks ran (last attempt each): the node time the job used, one slot per node. */
+  taskSeconds: number;
 }
 
 /** Least time between two counts of the result files. */
@@ -142,16 +144,30 @@ export async function watchJob(input: WatchInput): Promise<WatchResult> {
         const failedTasks = await Promise.all(failed.map((t, i) => describeFailure(client, jobId, t, i < STDERR_TAILS_FETCHED)));
         // One last look so the final counts include results written just before the end.
         last = { ...last, images: await counter.count(job.planned.total) };
-        return { jobState, allTasksCompleted: completed.length >= totalTasks, completedTasks: completed.length, failedTasks, progress: last };
+        return { jobState, allTasksCompleted: completed.length >= totalTasks, completedTasks: completed.length, failedTasks, progress: last, taskSeconds: taskSeconds(completed) };
       }
     }
     await sleep(input.pollMs ?? 5000, input.signal);
   }
 }
 
+/** Sum of the tasks' run times, from the service's start and end times. */
+export function taskSeconds(tasks: BatchTask[]): number {
+  let ms = 0;
+  for (const t of tasks) {
+    const start = Date.parse(t.executionInfo?.startTime ?? '');
+    const end = Date.parse(t.executionInfo?.endTime ?? '');
+    if (Number.isFinite(start) && Number.isFinite(end) && end > start) ms += end - start;
+  }
+  return ms / 1000;
+}
+
 async function completedTasks(client: BatchClient, jobId: string, signal?: AbortSignal): Promise<BatchTask[]> {
   const out: BatchTask[] = [];
-  for await (const t of client.listTasks(jobId, { filter: "state eq 'completed'", select: 'id,state,executionInfo', maxResults: 1000, abortSignal: signal })) out.push(t);
+  for await (const t of client.listTasks(jobId, { filter: "state eq 'completed'", select: 'id,state,executionInfo', maxResults: 1000, abortSignal: signal })) {
+    // A scheduled job also has its manager task; only shard tasks are the job's work.
+    if (t.id.startsWith('shard-')) out.push(t);
+  }
   return out;
 }
 

@@ -7,6 +7,7 @@ import { printSummary } from './summary-text.js';
 import type { BatchConvertResult } from '../batch/engine.js';
 import type { WatchProgress } from '../batch/watch.js';
 import { formatProgress } from '../batch/progress-text.js';
+import type { PriceTableData } from '../cost/prices.js';
 
 export interface BatchFlags {
   pool?: string;
@@ -124,16 +125,23 @@ function detachOnSigint(jobIdRef: () => string | undefined, accountUrl: () => st
  * The Batch account and pool identity from flags, else the environment, else `pixbatch.config.json`
  * (read only when flags and environment do not name the account).
  */
-async function accountDefaults(flags: BatchFlags & { config?: string }): Promise<{ url?: string; name?: string; identityResourceId?: string; identityClientId?: string }> {
+async function accountDefaults(
+  flags: BatchFlags & { config?: string },
+): Promise<{ url?: string; name?: string; identityResourceId?: string; identityClientId?: string; prices: PriceTableData }> {
   const given = { url: flags.batchAccountUrl, identityResourceId: flags.identityResourceId, identityClientId: flags.identityClientId };
-  if (given.url || process.env.AZURE_BATCH_ENDPOINT || process.env.PIXBATCH_BATCH_URL) return given;
   const { loadConfig } = await import('../config/index.js');
+  if (given.url || process.env.AZURE_BATCH_ENDPOINT || process.env.PIXBATCH_BATCH_URL) {
+    // The account is given: only the price table (for the after-job cost) comes from the config file.
+    const { prices } = await loadConfig({ flags: { config: flags.config }, env: { PIXBATCH_CONFIG: process.env.PIXBATCH_CONFIG } });
+    return { ...given, prices };
+  }
   const config = await loadConfig({ flags: { config: flags.config } });
   return {
     url: config.batch.accountUrl,
     name: config.batch.accountName,
     identityResourceId: given.identityResourceId ?? config.identity.resourceId,
     identityClientId: given.identityClientId ?? config.identity.clientId,
+    prices: config.prices,
   };
 }
 
@@ -165,6 +173,7 @@ export async function runConvertOnPool(source: string, destination: string, flag
       jobId: flags.jobId,
       identityResourceId: account.identityResourceId,
       identityClientId: account.identityClientId,
+      prices: account.prices,
       pollMs: pollMs(flags),
       signal: sig.signal,
       onStatus: (line) => {
@@ -190,9 +199,9 @@ export async function runConvertOnPool(source: string, destination: string, flag
   }
 }
 
-async function attachAccount(flags: AttachFlags): Promise<{ batchAccountUrl?: string; batchAccountName?: string }> {
+async function attachAccount(flags: AttachFlags): Promise<{ batchAccountUrl?: string; batchAccountName?: string; prices: PriceTableData }> {
   const account = await accountDefaults(flags);
-  return { batchAccountUrl: account.url, batchAccountName: account.name };
+  return { batchAccountUrl: account.url, batchAccountName: account.name, prices: account.prices };
 }
 
 interface AttachFlags {
