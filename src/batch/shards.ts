@@ -5,6 +5,7 @@ import type { ResolvedOptions } from '../options.js';
 import { invalidOption } from '../errors.js';
 import { plan } from '../plan/plan.js';
 import { JobFolder, PLANNING_RESULTS } from './job-folder.js';
+import { coresFromVmSize } from '../cost/prices.js';
 
 /** Aim for tasks of a few minutes: Batch's per-task overhead is seconds. */
 export const TARGET_TASK_SECONDS = 180;
@@ -38,8 +39,7 @@ export function parseShardSize(value: unknown): ShardSize {
 
 /** vCPUs of an Azure VM size from its name (`Standard_D4s_v5` has 4); 2 when the name does not say. */
 export function coresOfVmSize(vmSize: string | undefined): number {
-  const m = /^(?:standard|basic)_[a-z]+?(\d+)/i.exec(vmSize ?? '');
-  return m ? Math.max(1, Number(m[1])) : 2;
+  return Math.max(1, coresFromVmSize(vmSize ?? '') ?? 2);
 }
 
 /**
