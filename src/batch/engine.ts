@@ -131,18 +131,7 @@ export async function convertOnBatch(options: BatchConvertOptions): Promise<Batc
   const client = options.client ?? (await connectBatch(options));
   const accountUrl = options.client?.endpoint ?? batchAccountUrl(options);
 
-  const pool = await client.getPool(options.pool).catch((err) => {
-    if (isBatchError(err, 'PoolNotFound')) throw new UsageError(`Pool ${options.pool} does not exist in ${accountUrl}`);
-    throw err;
-  });
-  const identity = pool.identity?.userAssignedIdentities?.[0];
-  const identityResourceId = options.identityResourceId ?? identity?.resourceId;
-  const identityClientId = options.identityClientId ?? identity?.clientId;
-  if (!identityResourceId) {
-    throw new UsageError(
-      `Pool ${options.pool} has no user-assigned managed identity, so its nodes cannot fetch the bundle or reach storage; create the pool with one (pixbatch batch pool create) or give --identity-resource-id`,
-    );
-  }
+  const { pool, identityResourceId, identityClientId } = await poolWithIdentity(client, options.pool, accountUrl, options);
 
   const jobId = options.jobId ?? newJobId();
   const sourceUrl = plainUrl(options.source);
@@ -257,6 +246,30 @@ export async function costAfterJob(client: BatchClient, poolId: string, seconds:
   const spotShare = dedicated + spot > 0 ? spot / (dedicated + spot) : 0;
   const cost = nodeTimeCostSummary({ dedicatedSeconds: seconds * (1 - spotShare), spotSeconds: seconds * spotShare }, pool.vmSize, prices);
   return { ...cost, notes: [`node time of ${pool.vmSize} tasks (${Math.round(spotShare * 100)}% spot)`, ...(cost.notes ?? [])] };
+}
+
+/**
+ * The pool and the user-assigned identity its nodes use (given, or the pool's first). A pool without
+ * one is refused: its nodes could not fetch the bundle or reach storage.
+ */
+export async function poolWithIdentity(
+  client: BatchClient,
+  poolId: string,
+  accountUrl: string,
+  given: { identityResourceId?: string; identityClientId?: string },
+): Promise<{ pool: BatchPool; identityResourceId: string; identityClientId?: string }> {
+  const pool = await client.getPool(poolId).catch((err) => {
+    if (isBatchError(err, 'PoolNotFound')) throw new UsageError(`Pool ${poolId} does not exist in ${accountUrl}`);
+    throw err;
+  });
+  const identity = pool.identity?.userAssignedIdentities?.[0];
+  const identityResourceId = given.identityResourceId ?? identity?.resourceId;
+  if (!identityResourceId) {
+    throw new UsageError(
+      `Pool ${poolId} has no user-assigned managed identity, so its nodes cannot fetch the bundle or reach storage; create the pool with one (pixbatch batch pool create) or give --identity-resource-id`,
+    );
+  }
+  return { pool, identityResourceId, identityClientId: given.identityClientId ?? identity?.clientId };
 }
 
 /** What is known before any result: planned totals, planning-time skips and refusals. */

@@ -22,7 +22,7 @@ import {
 } from './client.js';
 import { connectBatch, batchAccountUrl, type BatchAccountOptions } from './connect.js';
 import { deployBundle, plainUrl, type DeployedBundle } from './deploy.js';
-import { parseDuration, poolShape } from './engine.js';
+import { parseDuration, poolShape, poolWithIdentity } from './engine.js';
 import { JOB_FILE, JobFolder, jobFolderLocation, REPORT_FILE, type JobFile } from './job-folder.js';
 import { mergeReport } from './merge-report.js';
 import { parseShardSize, planShards, type PoolShape, type ShardSize } from './shards.js';
@@ -238,11 +238,7 @@ export async function createSchedule(options: CreateScheduleOptions): Promise<{ 
   const client = options.client ?? (await connectBatch(options));
   const accountUrl = options.client?.endpoint ?? batchAccountUrl(options);
 
-  const pool = await client.getPool(options.pool).catch((err) => {
-    if (isBatchError(err, 'PoolNotFound')) throw new UsageError(`Pool ${options.pool} does not exist in ${accountUrl}`);
-    throw err;
-  });
-  const identity = pool.identity?.userAssignedIdentities?.[0];
+  const { pool, identityResourceId, identityClientId } = await poolWithIdentity(client, options.pool, accountUrl, options);
   status(`Checking the bundle for pixbatch ${VERSION} in the scripts container…`);
   const bundle = await deployBundle({ location: options.destination, bundle: options.bundle, cacheDir: options.cacheDir, log: status });
   const settings: ScheduleSettings = {
@@ -255,8 +251,8 @@ export async function createSchedule(options: CreateScheduleOptions): Promise<{ 
     pool: { id: options.pool, shape: poolShape(pool) },
     maxTaskRetryCount: retries(options.maxTaskRetries),
     maxWallClockTime: parseDuration('max-task-time', options.maxTaskTime, 'PT1H'),
-    identityResourceId: options.identityResourceId ?? identity?.resourceId,
-    identityClientId: options.identityClientId ?? identity?.clientId,
+    identityResourceId,
+    identityClientId,
     bundle: { url: bundle.url, sha256: bundle.sha256, version: bundle.version },
   };
   try {
