@@ -1,5 +1,5 @@
 import type { Command } from 'commander';
-import { generate } from '../generate/generate.js';
+
 
 interface GenerateFlags {
   count: string;
@@ -33,6 +33,7 @@ export function registerGenerate(program: Command): void {
     .addHelpText('after', '\nExample:\n  pixbatch generate photos --count 1000 --size 800x600 --seed 7 --corrupt 3')
     .action(async (destination: string, flags: GenerateFlags) => {
       const err = process.stderr;
+      const { generate } = await import('../generate/generate.js');
       const progress = !flags.quiet;
       const tty = err.isTTY === true;
       let lastShown = 0;

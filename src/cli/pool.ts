@@ -7,7 +7,8 @@ import { costOfNodeTime } from '../cost/estimate.js';
 import { formatMoney } from '../cost/format.js';
 import { priceLabel } from '../cost/prices.js';
 import { invalidOption, UsageError } from '../errors.js';
-import { createPoolClient, type PoolTarget } from '../pool/client.js';
+// The Azure management SDK loads only when a pool command runs, not on every pixbatch start.
+import type { PoolTarget } from '../pool/client.js';
 import { autoscaleFormula, parseEvaluationInterval } from '../pool/formula.js';
 import {
   createPool,
@@ -44,7 +45,7 @@ function positive(name: string, value: unknown, fallback: number): number {
 
 async function connect(opts: CommonOpts): Promise<{ config: ResolvedConfig; target: PoolTarget; poolId: string }> {
   const config = await loadConfig({ flags: opts });
-  const target = createPoolClient(config);
+  const target = (await import('../pool/client.js')).createPoolClient(config);
   return { config, target, poolId: config.batch.poolId };
 }
 
@@ -192,7 +193,7 @@ export function registerPool(program: Command): void {
         autoscaleFormula({ minNodes: config.batch.minNodes, maxNodes: config.batch.maxNodes, spotShare: config.batch.spotShare });
       if (!opts.json) process.stdout.write(`autoscale formula (evaluated every ${interval}):\n${formula}\n`);
       if (opts.print) return;
-      const target = createPoolClient(config);
+      const target = (await import('../pool/client.js')).createPoolClient(config);
       const state = await setAutoscale(target, config.batch.poolId, formula, interval);
       print(state, opts, `pool ${config.batch.poolId} now autoscales`);
     });
@@ -209,7 +210,7 @@ export function registerPool(program: Command): void {
       if (!opts.yes && !(await confirmDelete(poolId, config.batch.accountName!))) {
         throw new UsageError(`pool ${poolId} not deleted: the answer did not match the pool id`);
       }
-      const target = createPoolClient(config);
+      const target = (await import('../pool/client.js')).createPoolClient(config);
       if (opts.wait === false) {
         await target.client.poolOperations.beginDelete(target.resourceGroup, target.accountName, poolId);
         process.stdout.write(`pool ${poolId} is being deleted\n`);
