@@ -1,7 +1,7 @@
 import { writeFile } from 'node:fs/promises';
 import { UsageError } from '../errors.js';
 import { DEFAULT_PRICES } from '../cost/prices.js';
-import type { ConfigFile } from './schema.js';
+import { DEFAULTS, type ConfigFile } from './schema.js';
 
 /** What `pixbatch init` writes: every field, placeholders where only the user knows the value. */
 export function starterConfig(values: { subscriptionId?: string; resourceGroup?: string; region?: string } = {}): ConfigFile {
@@ -12,13 +12,7 @@ export function starterConfig(values: { subscriptionId?: string; resourceGroup?:
     batch: {
       accountName: 'pixbatchaccount',
       accountUrl: `https://pixbatchaccount.${values.region ?? 'eastus'}.batch.azure.com`,
-      poolId: 'pixbatch',
-      vmSize: 'Standard_D2s_v3',
-      dedicatedNodes: 0,
-      spotNodes: 2,
-      minNodes: 0,
-      maxNodes: 10,
-      spotShare: 1,
+      ...DEFAULTS.batch,
     },
     identity: {
       resourceId: `/subscriptions/${sub}/resourceGroups/${rg}/providers/Microsoft.ManagedIdentity/userAssignedIdentities/pixbatch-identity`,
