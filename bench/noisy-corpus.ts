@@ -6,18 +6,7 @@
 import { mkdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import sharp from 'sharp';
-
-/** A small deterministic PRNG (mulberry32). */
-function random(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+import { Random } from '../src/generate/random.js';
 
 /** Writes `count` noisy photo-like JPEGs into `dir`; returns their names and total bytes. */
 export async function writeNoisyCorpus(dir: string, count: number, width: number, height: number, seed: number): Promise<{ files: string[]; bytes: number }> {
@@ -25,7 +14,8 @@ export async function writeNoisyCorpus(dir: string, count: number, width: number
   const files: string[] = [];
   let bytes = 0;
   for (let i = 0; i < count; i++) {
-    const rnd = random(seed * 7919 + i);
+    const gen = new Random(seed * 7919 + i);
+    const rnd = () => gen.next();
     // Low-frequency scene: a coarse random colour grid scaled up smoothly, plus a mid-scale layer.
     const coarse = Buffer.from(Array.from({ length: 8 * 6 * 3 }, () => Math.floor(rnd() * 256)));
     const mid = Buffer.from(Array.from({ length: 64 * 48 * 3 }, () => Math.floor(rnd() * 256)));

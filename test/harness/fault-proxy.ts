@@ -11,6 +11,7 @@
  */
 import { createServer, request as httpRequest, Agent, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo, Socket } from 'node:net';
+import { Random } from '../../src/generate/random.js';
 
 export interface Faults {
   /** Drop the connection before forwarding. */
@@ -49,16 +50,10 @@ export interface FaultProxy {
   stop(): Promise<void>;
 }
 
-/** mulberry32: small, fast, good enough to make fault sequences repeatable from a seed. */
+/** Fault sequences repeatable from a seed, from the same generator `pixbatch generate` uses. */
 export function seededRandom(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
+  const r = new Random(seed);
+  return () => r.next();
 }
 
 function storageError(res: ServerResponse, status: number, code: string): void {
