@@ -1,5 +1,5 @@
 // Shared set-up of the Batch engine's tests: Azurite with generated images, the bundle built once.
-import { spawn } from 'node:child_process';
+import { spawn, type ChildProcess } from 'node:child_process';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import pLimit from 'p-limit';
@@ -45,18 +45,22 @@ export async function uploadImages(location: string, count: number, broken: Reco
   await store.close?.();
 }
 
-/** Runs `/bin/sh -c`-style command lines as a Batch node would, and collects what they print. */
-export function runShell(commandLine: string, env: NodeJS.ProcessEnv, cwd: string): Promise<{ code: number; stdout: string; stderr: string }> {
-  // Command lines start with /bin/sh -c '...': run them the same way.
-  const child = spawn('/bin/sh', ['-c', commandLine], { env, cwd, stdio: ['ignore', 'pipe', 'pipe'] });
+/** Waits for a child process and collects what it printed. */
+export function outputOf(child: ChildProcess): Promise<{ code: number; stdout: string; stderr: string }> {
   let stdout = '';
   let stderr = '';
-  child.stdout.on('data', (d) => (stdout += d));
-  child.stderr.on('data', (d) => (stderr += d));
+  child.stdout?.on('data', (d) => (stdout += d));
+  child.stderr?.on('data', (d) => (stderr += d));
   return new Promise((resolve, reject) => {
     child.on('error', reject);
     child.on('close', (code) => resolve({ code: code ?? 1, stdout, stderr }));
   });
+}
+
+/** Runs `/bin/sh -c`-style command lines as a Batch node would, and collects what they print. */
+export function runShell(commandLine: string, env: NodeJS.ProcessEnv, cwd: string): Promise<{ code: number; stdout: string; stderr: string }> {
+  // Command lines start with /bin/sh -c '...': run them the same way.
+  return outputOf(spawn('/bin/sh', ['-c', commandLine], { env, cwd, stdio: ['ignore', 'pipe', 'pipe'] }));
 }
 
 export function repoPath(...parts: string[]): string {

@@ -11,24 +11,18 @@ import { mergeReport } from '../src/batch/merge-report.js';
 import { runScheduledJob, SCHEDULE_MANAGER_TASK_ID, SCHEDULE_SETTINGS_VAR, scheduleSpec, type ScheduleSettings } from '../src/batch/schedule.js';
 import { openStore } from '../src/store/index.js';
 import { startBatchStandIn, type BatchStandIn } from './batch-standin/index.js';
-import { repoPath, storage, testBundle, uploadImages } from './batch-e2e-setup.js';
+import { outputOf, repoPath, storage, testBundle, uploadImages } from './batch-e2e-setup.js';
 import { META_SOURCE_ETAG } from '../src/convert/spec.js';
 import { jpegBuffer } from './harness/images.js';
 
 /** Runs `pixbatch batch ARGS…` as a user would, with the Batch account and storage from the environment. */
 function cli(args: string[], env: Record<string, string>): Promise<{ code: number; stdout: string; stderr: string }> {
-  const child = spawn(process.execPath, ['--import', 'tsx', repoPath('src', 'cli', 'main.ts'), 'batch', ...args], {
-    env: { ...process.env, ...env },
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
-  let stdout = '';
-  let stderr = '';
-  child.stdout.on('data', (d) => (stdout += d));
-  child.stderr.on('data', (d) => (stderr += d));
-  return new Promise((resolve, reject) => {
-    child.on('error', reject);
-    child.on('close', (code) => resolve({ code: code ?? 1, stdout, stderr }));
-  });
+  return outputOf(
+    spawn(process.execPath, ['--import', 'tsx', repoPath('src', 'cli', 'main.ts'), 'batch', ...args], {
+      env: { ...process.env, ...env },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    }),
+  );
 }
 
 const IDENTITY = '/subscriptions/0/resourceGroups/rg/providers/Microsoft.ManagedIdentity/userAssignedIdentities/pixbatch';
