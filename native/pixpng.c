@@ -1,0 +1,1021 @@
+// pixpng: a PNG encoder for 8-bit pixels, tuned for throughput.
+//
+// What it does, per image:
+//   1. filters every row with the PNG filter whose residuals have the smallest sum of absolute
+//      values (None, Sub, Up, Average, Paeth: the heuristic libpng and Pillow use), and computes
+//      the zlib Adler-32 of the filtered stream on the way;
+//   2. compresses the filtered stream with its own deflate: a hash-table string matcher (one
+//      candidate per hash for the fast levels, hash chains with lazy matching above), blocks of
+//      up to BLOCK_SYMS symbols, each written with dynamic, fixed or stored codes, whichever is
+//      smallest;
+//   3. writes signature, IHDR, IDAT chunks of at most 1 MiB, and IEND.
+//
+// The work runs on libuv's thread pool (napi async work), so several images encode at once.
+// Exposed to JavaScript as `encode(pixels, width, height, channels, level) -> Promise<Buffer>`.
+
+#ifndef PIXPNG_STANDALONE
+#define NAPI_VERSION 8
+#include <node_api.h>
+#endif
+#include <stdint.h>
+#include <stdlib.h>
+#include <stddef.h>
+#include <string.h>
+
+// ---------------------------------------------------------------------------------------------
+// Checksums
+
+static uint32_t crc_table[8][256];
+
+static void crc_init(void) {
+  for (uint32_t n = 0; n < 256; n++) {
+    uint32_t c = n;
+    for (int k = 0; k < 8; k++) c = (c & 1) ? 0xedb88320u ^ (c >> 1) : c >> 1;
+    crc_table[0][n] = c;
+  }
+  for (uint32_t n = 0; n < 256; n++) {
+    uint32_t c = crc_table[0][n];
+    for (int k = 1; k < 8; k++) {
+      c = crc_table[0][c & 0xff] ^ (c >> 8);
+      crc_table[k][n] = c;
+    }
+  }
+}
+
+static uint32_t crc32_update(uint32_t crc, const uint8_t *p, size_t n) {
+  crc = ~crc;
+  while (n >= 8) {
+    uint32_t a, b;
+    memcpy(&a, p, 4);
+    memcpy(&b, p + 4, 4);
+    a ^= crc;
+    crc = crc_table[7][a & 0xff] ^ crc_table[6][(a >> 8) & 0xff] ^ crc_table[5][(a >> 16) & 0xff] ^ crc_table[4][a >> 24] ^
+          crc_table[3][b & 0xff] ^ crc_table[2][(b >> 8) & 0xff] ^ crc_table[1][(b >> 16) & 0xff] ^ crc_table[0][b >> 24];
+    p += 8;
+    n -= 8;
+  }
+  while (n--) crc = crc_table[0][(crc ^ *p++) & 0xff] ^ (crc >> 8);
+  return ~crc;
+}
+
+static uint32_t adler32_update(uint32_t adler, const uint8_t *p, size_t n) {
+  uint32_t a = adler & 0xffff, b = adler >> 16;
+  while (n > 0) {
+    size_t k = n < 5552 ? n : 5552;
+    n -= k;
+    while (k >= 32) {
+      uint32_t s = 0, w = 0;
+      for (int i = 0; i < 32; i++) {
+        s += p[i];
+        w += (uint32_t)(32 - i) * p[i];
+      }
+      b += a * 32 + w;
+      a += s;
+      p += 32;
+      k -= 32;
+    }
+    while (k--) {
+      a += *p++;
+      b += a;
+    }
+    a %= 65521;
+    b %= 65521;
+  }
+  return (b << 16) | a;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Row filters
+
+static inline uint8_t paeth_pred(int a, int b, int c) {
+  int pa = abs(b - c), pb = abs(a - c), pc = abs(a + b - 2 * c);
+  return (uint8_t)((pa <= pb && pa <= pc) ? a : (pb <= pc ? b : c));
+}
+
+static inline uint32_t absb(uint8_t v) { return (uint32_t)abs((int)(int8_t)v); }
+
+// Scratch for one row: the current and previous rows with PAD zero bytes before them (so that
+// the "left" pixel of the first one reads as 0), and one candidate output per filter type.
+#define PAD 16
+typedef struct {
+  uint8_t *cur, *prev; // each PAD + len + PAD bytes; cur/prev point PAD bytes in
+  uint8_t *cand[5];
+} rowscratch;
+
+#if defined(__SSE2__)
+#include <emmintrin.h>
+
+static inline __m128i abs8(__m128i r) { return _mm_min_epu8(r, _mm_sub_epi8(_mm_setzero_si128(), r)); }
+static inline __m128i paeth16(__m128i a, __m128i b, __m128i c) {
+  // a, b, c: 8 pixels' bytes widened to 16 bits.
+  __m128i z = _mm_setzero_si128();
+  __m128i pbv = _mm_sub_epi16(a, c); // p - b where p = a + b - c... as libpng: pa = |b - c|, pb = |a - c|, pc = |a + b - 2c|
+  __m128i pav = _mm_sub_epi16(b, c);
+  __m128i pcv = _mm_add_epi16(pav, pbv);
+  __m128i pa = _mm_max_epi16(pav, _mm_sub_epi16(z, pav));
+  __m128i pb = _mm_max_epi16(pbv, _mm_sub_epi16(z, pbv));
+  __m128i pc = _mm_max_epi16(pcv, _mm_sub_epi16(z, pcv));
+  __m128i not_a = _mm_or_si128(_mm_cmpgt_epi16(pa, pb), _mm_cmpgt_epi16(pa, pc));
+  __m128i use_c = _mm_cmpgt_epi16(pb, pc);
+  __m128i bc = _mm_or_si128(_mm_and_si128(use_c, c), _mm_andnot_si128(use_c, b));
+  return _mm_or_si128(_mm_and_si128(not_a, bc), _mm_andnot_si128(not_a, a));
+}
+#endif
+
+// Filters one row of `len` bytes (`bpp` bytes per pixel, rows in `s`) into out[0] (filter type)
+// and out[1..len]. `mask` selects the filter types tried (bit f for type f).
+static void filter_row(rowscratch *s, size_t len, int bpp, uint8_t *out, int mask) {
+  const uint8_t *cur = s->cur, *prev = s->prev;
+  uint64_t cost[5] = {0, 0, 0, 0, 0};
+  size_t i = 0;
+#if defined(__SSE2__)
+  {
+    __m128i acc[5], z = _mm_setzero_si128(), one = _mm_set1_epi8(1);
+    for (int f = 0; f < 5; f++) acc[f] = z;
+    for (; i + 16 <= len; i += 16) {
+      __m128i x = _mm_loadu_si128((const __m128i *)(cur + i));
+      __m128i a = _mm_loadu_si128((const __m128i *)(cur + i - bpp));
+      __m128i b = _mm_loadu_si128((const __m128i *)(prev + i));
+      __m128i c = _mm_loadu_si128((const __m128i *)(prev + i - bpp));
+      if (mask & 1) {
+        _mm_storeu_si128((__m128i *)(s->cand[0] + i), x);
+        acc[0] = _mm_add_epi64(acc[0], _mm_sad_epu8(abs8(x), z));
+      }
+      if (mask & 2) {
+        __m128i r = _mm_sub_epi8(x, a);
+        _mm_storeu_si128((__m128i *)(s->cand[1] + i), r);
+        acc[1] = _mm_add_epi64(acc[1], _mm_sad_epu8(abs8(r), z));
+      }
+      if (mask & 4) {
+        __m128i r = _mm_sub_epi8(x, b);
+        _mm_storeu_si128((__m128i *)(s->cand[2] + i), r);
+        acc[2] = _mm_add_epi64(acc[2], _mm_sad_epu8(abs8(r), z));
+      }
+      if (mask & 8) {
+        __m128i avg = _mm_sub_epi8(_mm_avg_epu8(a, b), _mm_and_si128(_mm_xor_si128(a, b), one));
+        __m128i r = _mm_sub_epi8(x, avg);
+        _mm_storeu_si128((__m128i *)(s->cand[3] + i), r);
+        acc[3] = _mm_add_epi64(acc[3], _mm_sad_epu8(abs8(r), z));
+      }
+      if (mask & 16) {
+        __m128i lo = paeth16(_mm_unpacklo_epi8(a, z), _mm_unpacklo_epi8(b, z), _mm_unpacklo_epi8(c, z));
+        __m128i hi = paeth16(_mm_unpackhi_epi8(a, z), _mm_unpackhi_epi8(b, z), _mm_unpackhi_epi8(c, z));
+        __m128i r = _mm_sub_epi8(x, _mm_packus_epi16(lo, hi));
+        _mm_storeu_si128((__m128i *)(s->cand[4] + i), r);
+        acc[4] = _mm_add_epi64(acc[4], _mm_sad_epu8(abs8(r), z));
+      }
+    }
+    for (int f = 0; f < 5; f++) {
+      uint64_t t[2];
+      _mm_storeu_si128((__m128i *)t, acc[f]);
+      cost[f] = t[0] + t[1];
+    }
+  }
+#endif
+  for (; i < len; i++) {
+    uint8_t x = cur[i], a = cur[i - bpp], b = prev[i], c = prev[i - bpp];
+    uint8_t r[5] = {x, (uint8_t)(x - a), (uint8_t)(x - b), (uint8_t)(x - ((a + b) >> 1)), (uint8_t)(x - paeth_pred(a, b, c))};
+    for (int f = 0; f < 5; f++) {
+      s->cand[f][i] = r[f];
+      cost[f] += absb(r[f]);
+    }
+  }
+  int best = -1;
+  uint64_t bc = UINT64_MAX;
+  for (int f = 0; f < 5; f++)
+    if ((mask >> f & 1) && cost[f] < bc) best = f, bc = cost[f];
+  out[0] = (uint8_t)best;
+  memcpy(out + 1, s->cand[best], len);
+}
+
+// ---------------------------------------------------------------------------------------------
+// Deflate: tables
+
+static const uint16_t len_base[29] = {3, 4, 5, 6, 7, 8, 9, 10, 11, 13, 15, 17, 19, 23, 27, 31, 35, 43, 51, 59, 67, 83, 99, 115, 131, 163, 195, 227, 258};
+static const uint8_t len_extra[29] = {0, 0, 0, 0, 0, 0, 0, 0, 1, 1, 1, 1, 2, 2, 2, 2, 3, 3, 3, 3, 4, 4, 4, 4, 5, 5, 5, 5, 0};
+static const uint16_t dist_base[30] = {1, 2, 3, 4, 5, 7, 9, 13, 17, 25, 33, 49, 65, 97, 129, 193, 257, 385, 513, 769, 1025, 1537, 2049, 3073, 4097, 6145, 8193, 12289, 16385, 24577};
+static const uint8_t dist_extra[30] = {0, 0, 0, 0, 1, 1, 2, 2, 3, 3, 4, 4, 5, 5, 6, 6, 7, 7, 8, 8, 9, 9, 10, 10, 11, 11, 12, 12, 13, 13};
+static const uint8_t clen_order[19] = {16, 17, 18, 0, 8, 7, 9, 6, 10, 5, 11, 4, 12, 3, 13, 2, 14, 1, 15};
+
+static uint8_t len_code[259];     // match length -> length code index 0..28
+static uint8_t dist_code_lo[512]; // distance-1 < 256 -> code; else (distance-1)>>7 indexes
+static uint8_t fixed_ll_len[288], fixed_d_len[30];
+
+static void tables_init(void) {
+  for (int c = 0; c < 29; c++) {
+    int end = c == 28 ? 259 : len_base[c + 1];
+    if (c == 27) end = 258; // 258 has its own code (28)
+    for (int l = len_base[c]; l < end && l <= 258; l++) len_code[l] = (uint8_t)c;
+  }
+  len_code[258] = 28;
+  for (int c = 0; c < 30; c++) {
+    int lo = dist_base[c] - 1, hi = (c == 29 ? 32768 : dist_base[c + 1] - 1);
+    for (int d = lo; d < hi; d++) {
+      if (d < 256) dist_code_lo[d] = (uint8_t)c;
+      else dist_code_lo[256 + (d >> 7)] = (uint8_t)c;
+    }
+  }
+  for (int i = 0; i < 288; i++) fixed_ll_len[i] = i < 144 ? 8 : i < 256 ? 9 : i < 280 ? 7 : 8;
+  for (int i = 0; i < 30; i++) fixed_d_len[i] = 5;
+}
+
+static inline int dcode(uint32_t dist) {
+  uint32_t d = dist - 1;
+  return d < 256 ? dist_code_lo[d] : dist_code_lo[256 + (d >> 7)];
+}
+
+// ---------------------------------------------------------------------------------------------
+// Huffman code construction (lengths limited to `limit` bits)
+
+typedef struct {
+  uint32_t key;
+  uint16_t sym;
+} symfreq;
+
+static int cmp_symfreq(const void *x, const void *y) {
+  const symfreq *a = x, *b = y;
+  if (a->key != b->key) return a->key < b->key ? -1 : 1;
+  return a->sym < b->sym ? -1 : a->sym > b->sym;
+}
+
+// Moffat & Katajainen's in-place minimum-redundancy code lengths; A sorted by ascending key.
+static void min_redundancy(symfreq *A, int n) {
+  int root, leaf, next, avbl, used, dpth;
+  if (n == 0) return;
+  if (n == 1) {
+    A[0].key = 1;
+    return;
+  }
+  A[0].key += A[1].key;
+  root = 0;
+  leaf = 2;
+  for (next = 1; next < n - 1; next++) {
+    if (leaf >= n || A[root].key < A[leaf].key) {
+      A[next].key = A[root].key;
+      A[root++].key = (uint32_t)next;
+    } else A[next].key = A[leaf++].key;
+    if (leaf >= n || (root < next && A[root].key < A[leaf].key)) {
+      A[next].key += A[root].key;
+      A[root++].key = (uint32_t)next;
+    } else A[next].key += A[leaf++].key;
+  }
+  A[n - 2].key = 0;
+  for (next = n - 3; next >= 0; next--) A[next].key = A[A[next].key].key + 1;
+  avbl = 1;
+  used = dpth = 0;
+  root = n - 2;
+  next = n - 1;
+  while (avbl > 0) {
+    while (root >= 0 && (int)A[root].key == dpth) {
+      used++;
+      root--;
+    }
+    while (avbl > used) {
+      A[next--].key = (uint32_t)dpth;
+      avbl--;
+    }
+    avbl = 2 * used;
+    dpth++;
+    used = 0;
+  }
+}
+
+// Code lengths for `n` symbols with frequencies `freq`, at most `limit` bits; at least two codes
+// are given lengths when fewer are used (deflate decoders expect a complete or one-code tree).
+static void build_lengths(const uint32_t *freq, int n, int limit, uint8_t *lens) {
+  symfreq A[320];
+  int m = 0;
+  memset(lens, 0, (size_t)n);
+  for (int i = 0; i < n; i++)
+    if (freq[i]) A[m++] = (symfreq){freq[i], (uint16_t)i};
+  for (int i = 0; m < 2 && i < n; i++)
+    if (!freq[i]) A[m++] = (symfreq){1, (uint16_t)i};
+  qsort(A, (size_t)m, sizeof A[0], cmp_symfreq);
+  min_redundancy(A, m);
+  int count[33] = {0};
+  for (int i = 0; i < m; i++) count[A[i].key > 32 ? 32 : A[i].key]++;
+  // Fold lengths over the limit back in, then restore the Kraft sum (as miniz does).
+  for (int i = limit + 1; i <= 32; i++) count[limit] += count[i], count[i] = 0;
+  uint32_t total = 0;
+  for (int i = limit; i > 0; i--) total += (uint32_t)count[i] << (limit - i);
+  while (total != (1u << limit)) {
+    count[limit]--;
+    for (int i = limit - 1; i > 0; i--)
+      if (count[i]) {
+        count[i]--;
+        count[i + 1] += 2;
+        break;
+      }
+    total--;
+  }
+  // Longest codes to the least frequent symbols (A is ascending).
+  int j = m;
+  for (int len = 1; len <= limit; len++)
+    for (int k = count[len]; k > 0; k--) lens[A[--j].sym] = (uint8_t)len;
+}
+
+static void build_codes(const uint8_t *lens, int n, uint16_t *codes) {
+  int count[16] = {0}, next[16];
+  for (int i = 0; i < n; i++) count[lens[i]]++;
+  count[0] = 0;
+  int code = 0;
+  for (int b = 1; b < 16; b++) {
+    code = (code + count[b - 1]) << 1;
+    next[b] = code;
+  }
+  for (int i = 0; i < n; i++) {
+    int l = lens[i];
+    if (!l) {
+      codes[i] = 0;
+      continue;
+    }
+    uint32_t c = (uint32_t)next[l]++, r = 0;
+    for (int k = 0; k < l; k++) r = (r << 1) | ((c >> k) & 1);
+    codes[i] = (uint16_t)r;
+  }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Bit output. The writer stores 8 bytes at a time and keeps at most 7 bits pending after a flush,
+// so up to 56 bits can be added between flushes. The buffer needs 8 bytes of slack.
+
+typedef struct {
+  uint8_t *buf;
+  size_t pos;
+  uint64_t bits;
+  unsigned n;
+} bitwriter;
+
+static inline void bw_add(bitwriter *w, uint64_t v, unsigned nb) {
+  w->bits |= v << w->n;
+  w->n += nb;
+}
+
+static inline void bw_flush(bitwriter *w) {
+  memcpy(w->buf + w->pos, &w->bits, 8);
+  unsigned bytes = w->n >> 3;
+  w->pos += bytes;
+  w->bits = bytes ? (bytes == 8 ? 0 : w->bits >> (bytes * 8)) : w->bits;
+  w->n &= 7;
+}
+
+static inline void bw_put(bitwriter *w, uint64_t v, unsigned nb) {
+  bw_add(w, v, nb);
+  bw_flush(w);
+}
+
+static void bw_align(bitwriter *w) {
+  bw_flush(w);
+  if (w->n) {
+    w->pos++;
+    w->bits = 0;
+    w->n = 0;
+  }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Sequences and blocks. The matcher produces sequences (a run of literals, then a match); the
+// literals are read back from the input when the block is written.
+
+typedef struct {
+  uint32_t lit;  // literals before the match
+  uint16_t len;  // match length, 0 for none
+  uint16_t dist; // match distance
+  uint8_t dc;    // distance code
+} seq;
+
+#define SEQ_MAX (1 << 15)
+
+typedef struct {
+  const uint8_t *in; // in[pos - base] is stream byte pos
+  size_t base;
+  seq *seqs;
+  size_t nseq;
+  uint32_t len_freq[29], d_freq[30];
+  uint32_t lit_cost; // average bits per literal in the last block, in 1/16 bits
+  bitwriter w;
+} blockstate;
+
+// Whether a match pays for itself against the literals it replaces: its length and distance codes
+// cost about 13 bits plus the distance's extra bits. Short matches far away in photographs'
+// noise cost more than the literals.
+static inline int worth(const blockstate *b, uint32_t len, uint32_t dist) {
+  return len * b->lit_cost > (13u + dist_extra[dcode(dist)]) * 16u;
+}
+
+static inline void emit(blockstate *b, uint32_t lit, uint32_t len, uint32_t dist, uint32_t dc) {
+  b->seqs[b->nseq++] = (seq){lit, (uint16_t)len, (uint16_t)dist, (uint8_t)dc};
+  if (len) {
+    b->len_freq[len_code[len]]++;
+    b->d_freq[dc]++;
+  }
+}
+
+static uint64_t block_bits(const uint32_t *ll_freq, const uint32_t *d_freq, const uint8_t *ll_len, const uint8_t *d_len) {
+  uint64_t bits = 0;
+  for (int i = 0; i < 257; i++) bits += (uint64_t)ll_freq[i] * ll_len[i];
+  for (int i = 0; i < 29; i++) bits += (uint64_t)ll_freq[257 + i] * (ll_len[257 + i] + len_extra[i]);
+  for (int i = 0; i < 30; i++) bits += (uint64_t)d_freq[i] * (d_len[i] + dist_extra[i]);
+  return bits;
+}
+
+static void write_seqs(blockstate *b, const uint8_t *p, const uint8_t *ll_len, const uint16_t *ll_code, const uint8_t *d_len, const uint16_t *d_code) {
+  uint32_t lit[256];
+  for (int i = 0; i < 256; i++) lit[i] = ll_code[i] | (uint32_t)ll_len[i] << 16;
+  // Length and distance codes with their extra bits, ready to add.
+  uint32_t lenv[259];
+  uint8_t lenn[259];
+  for (int l = 3; l <= 258; l++) {
+    int c = len_code[l];
+    lenv[l] = ll_code[257 + c] | (uint32_t)(l - len_base[c]) << ll_len[257 + c];
+    lenn[l] = (uint8_t)(ll_len[257 + c] + len_extra[c]);
+  }
+  bitwriter w = b->w;
+  int four = 1;
+  for (int i = 0; i < 256; i++) four &= ll_len[i] <= 14;
+  for (size_t s = 0; s < b->nseq; s++) {
+    const seq q = b->seqs[s];
+    uint32_t k = 0;
+    if (four)
+      for (; k + 4 <= q.lit; k += 4) {
+        uint32_t e0 = lit[p[k]], e1 = lit[p[k + 1]], e2 = lit[p[k + 2]], e3 = lit[p[k + 3]];
+        bw_add(&w, e0 & 0xffff, e0 >> 16);
+        bw_add(&w, e1 & 0xffff, e1 >> 16);
+        bw_add(&w, e2 & 0xffff, e2 >> 16);
+        bw_add(&w, e3 & 0xffff, e3 >> 16);
+        bw_flush(&w);
+      }
+    for (; k + 3 <= q.lit; k += 3) {
+      uint32_t e0 = lit[p[k]], e1 = lit[p[k + 1]], e2 = lit[p[k + 2]];
+      bw_add(&w, e0 & 0xffff, e0 >> 16);
+      bw_add(&w, e1 & 0xffff, e1 >> 16);
+      bw_add(&w, e2 & 0xffff, e2 >> 16);
+      bw_flush(&w);
+    }
+    for (; k < q.lit; k++) {
+      uint32_t e = lit[p[k]];
+      bw_add(&w, e & 0xffff, e >> 16);
+    }
+    bw_flush(&w);
+    p += q.lit;
+    if (q.len) {
+      int dc = q.dc;
+      bw_add(&w, lenv[q.len], lenn[q.len]);
+      bw_add(&w, d_code[dc] | (uint64_t)(q.dist - dist_base[dc]) << d_len[dc], d_len[dc] + dist_extra[dc]);
+      bw_flush(&w);
+      p += q.len;
+    }
+  }
+  bw_put(&w, ll_code[256], ll_len[256]);
+  b->w = w;
+}
+
+// Writes the pending sequences, which cover stream bytes [start, end), as one block: dynamic,
+// fixed or stored, whichever is smallest.
+static void flush_block(blockstate *b, size_t start, size_t end, int last) {
+  const uint8_t *p = b->in + (start - b->base);
+  uint32_t ll_freq[286] = {0};
+  {
+    // Literal counts, four tables to keep increments of equal bytes apart.
+    uint32_t f[4][256];
+    memset(f, 0, sizeof f);
+    const uint8_t *q = p;
+    for (size_t s = 0; s < b->nseq; s++) {
+      uint32_t n = b->seqs[s].lit, k = 0;
+      for (; k + 4 <= n; k += 4) f[0][q[k]]++, f[1][q[k + 1]]++, f[2][q[k + 2]]++, f[3][q[k + 3]]++;
+      for (; k < n; k++) f[0][q[k]]++;
+      q += n + b->seqs[s].len;
+    }
+    for (int i = 0; i < 256; i++) ll_freq[i] = f[0][i] + f[1][i] + f[2][i] + f[3][i];
+  }
+  ll_freq[256] = 1;
+  memcpy(ll_freq + 257, b->len_freq, sizeof b->len_freq);
+  uint8_t ll_len[286], d_len[30];
+  build_lengths(ll_freq, 286, 15, ll_len);
+  build_lengths(b->d_freq, 30, 15, d_len);
+  {
+    uint64_t bits = 0, count = 0;
+    for (int i = 0; i < 256; i++) bits += (uint64_t)ll_freq[i] * ll_len[i], count += ll_freq[i];
+    if (count >= 1024) b->lit_cost = (uint32_t)(bits * 16 / count);
+  }
+  int hlit = 286, hdist = 30;
+  while (hlit > 257 && !ll_len[hlit - 1]) hlit--;
+  while (hdist > 1 && !d_len[hdist - 1]) hdist--;
+
+  // Run-length code the concatenated lengths.
+  uint8_t all[316];
+  memcpy(all, ll_len, (size_t)hlit);
+  memcpy(all + hlit, d_len, (size_t)hdist);
+  int total = hlit + hdist;
+  uint8_t rle_sym[316], rle_extra[316];
+  int nrle = 0;
+  uint32_t cl_freq[19] = {0};
+  for (int i = 0; i < total;) {
+    int v = all[i], run = 1;
+    while (i + run < total && all[i + run] == v) run++;
+    i += run;
+    if (v == 0) {
+      while (run >= 11) {
+        int r = run > 138 ? 138 : run;
+        rle_sym[nrle] = 18, rle_extra[nrle++] = (uint8_t)(r - 11), cl_freq[18]++;
+        run -= r;
+      }
+      if (run >= 3) {
+        rle_sym[nrle] = 17, rle_extra[nrle++] = (uint8_t)(run - 3), cl_freq[17]++;
+        run = 0;
+      }
+    } else {
+      rle_sym[nrle] = (uint8_t)v, rle_extra[nrle++] = 0, cl_freq[v]++;
+      run--;
+      while (run >= 3) {
+        int r = run > 6 ? 6 : run;
+        rle_sym[nrle] = 16, rle_extra[nrle++] = (uint8_t)(r - 3), cl_freq[16]++;
+        run -= r;
+      }
+    }
+    while (run-- > 0) rle_sym[nrle] = (uint8_t)v, rle_extra[nrle++] = 0, cl_freq[v]++;
+  }
+  uint8_t cl_len[19];
+  uint16_t cl_code[19];
+  build_lengths(cl_freq, 19, 7, cl_len);
+  build_codes(cl_len, 19, cl_code);
+  int hclen = 19;
+  while (hclen > 4 && !cl_len[clen_order[hclen - 1]]) hclen--;
+
+  uint64_t dyn = 3 + 5 + 5 + 4 + 3 * (uint64_t)hclen;
+  for (int i = 0; i < 19; i++) dyn += (uint64_t)cl_freq[i] * cl_len[i];
+  dyn += 2 * (uint64_t)cl_freq[16] + 3 * (uint64_t)cl_freq[17] + 7 * (uint64_t)cl_freq[18];
+  dyn += block_bits(ll_freq, b->d_freq, ll_len, d_len);
+  uint64_t fix = 3 + block_bits(ll_freq, b->d_freq, fixed_ll_len, fixed_d_len);
+  size_t n = end - start;
+  uint64_t stored = ((uint64_t)n + 5 * ((n + 65534) / 65535 + (n == 0))) * 8 + 7;
+  bitwriter *w = &b->w;
+
+  if (stored <= dyn && stored <= fix) {
+    size_t off = 0;
+    do {
+      size_t k = n - off > 65535 ? 65535 : n - off;
+      int fin = last && off + k == n;
+      bw_put(w, (uint32_t)fin, 3);
+      bw_align(w);
+      uint8_t *o = w->buf + w->pos;
+      o[0] = (uint8_t)k, o[1] = (uint8_t)(k >> 8), o[2] = (uint8_t)~k, o[3] = (uint8_t)(~k >> 8);
+      memcpy(o + 4, p + off, k);
+      w->pos += 4 + k;
+      off += k;
+    } while (off < n);
+  } else if (fix < dyn) {
+    uint16_t ll_code[288], d_code[30];
+    build_codes(fixed_ll_len, 288, ll_code);
+    build_codes(fixed_d_len, 30, d_code);
+    bw_put(w, (uint32_t)last | (1u << 1), 3);
+    write_seqs(b, p, fixed_ll_len, ll_code, fixed_d_len, d_code);
+  } else {
+    uint16_t ll_code[286], d_code[30];
+    build_codes(ll_len, 286, ll_code);
+    build_codes(d_len, 30, d_code);
+    bw_put(w, (uint32_t)last | (2u << 1), 3);
+    bw_put(w, (uint32_t)(hlit - 257) | (uint32_t)(hdist - 1) << 5 | (uint32_t)(hclen - 4) << 10, 14);
+    for (int i = 0; i < hclen; i++) bw_put(w, cl_len[clen_order[i]], 3);
+    static const uint8_t rep_bits[3] = {2, 3, 7};
+    for (int i = 0; i < nrle; i++) {
+      int s = rle_sym[i];
+      bw_put(w, cl_code[s], cl_len[s]);
+      if (s >= 16) bw_put(w, rle_extra[i], rep_bits[s - 16]);
+    }
+    write_seqs(b, p, ll_len, ll_code, d_len, d_code);
+  }
+  b->nseq = 0;
+  memset(b->len_freq, 0, sizeof b->len_freq);
+  memset(b->d_freq, 0, sizeof b->d_freq);
+}
+
+// ---------------------------------------------------------------------------------------------
+// String matching
+
+#define WSIZE 32768u
+#define HASH_BITS 16
+#define MIN_MATCH 4
+#define MAX_MATCH 258
+#define LOOKAHEAD (MAX_MATCH + 8)
+
+typedef struct {
+  int chain;   // candidates examined per position; 0 = one candidate, no chains (fast matcher)
+  int nice;    // stop looking once a match this long is found
+  int lazy;    // try the next position before taking a match shorter than this
+  int insert;  // insert positions inside matches up to this length
+  int skip;    // fast matcher: step grows by one every 2^skip bytes without a match (0 = never)
+  int filters; // PNG filter types tried per row (bit f for type f)
+} params;
+
+static const params LEVELS[10] = {
+    /* 0 (as 1) */ {0, 258, 0, 0, 2, 31},
+    /* 1 */ {0, 258, 0, 0, 2, 31},
+    /* 2 */ {0, 258, 0, 16, 2, 31},
+    /* 3 */ {4, 64, 0, 16, 3, 31},
+    /* 4 */ {8, 96, 16, 32, 3, 31},
+    /* 5 */ {16, 128, 32, 258, 4, 31},
+    /* 6 */ {32, 128, 64, 258, 0, 31},
+    /* 7 */ {64, 192, 128, 258, 0, 31},
+    /* 8 */ {128, 258, 258, 258, 0, 31},
+    /* 9 */ {512, 258, 258, 258, 0, 31},
+};
+
+static inline uint32_t load32(const uint8_t *p) {
+  uint32_t v;
+  memcpy(&v, p, 4);
+  return v;
+}
+
+static inline uint64_t load64(const uint8_t *p) {
+  uint64_t v;
+  memcpy(&v, p, 8);
+  return v;
+}
+
+static inline uint32_t hash4(const uint8_t *p) { return (load32(p) * 2654435761u) >> (32 - HASH_BITS); }
+
+// Length of the common prefix of a and b, at most `max`; both must have max + 8 readable bytes.
+static inline uint32_t match_len(const uint8_t *a, const uint8_t *b, uint32_t max) {
+  uint32_t n = 0;
+  while (n < max) {
+    uint64_t x = load64(a + n) ^ load64(b + n);
+    if (x) {
+      n += (uint32_t)(__builtin_ctzll(x) >> 3);
+      return n < max ? n : max;
+    }
+    n += 8;
+  }
+  return max;
+}
+
+typedef struct {
+  const params *p;
+  uint8_t *buf;     // stream bytes [base, base + len)
+  size_t cap, base, len;
+  size_t ip, anchor, block_start; // stream positions
+  uint32_t *head;   // hash -> last position + 1 (0 = none)
+  uint32_t *prev;   // position & (2 * WSIZE - 1) -> previous position + 1 with the same hash
+  blockstate b;
+} deflater;
+
+#define AT(d, pos) ((d)->buf + ((pos) - (d)->base))
+
+// How far a match at ip against c extends backwards (up to 8 bytes, not past anchor).
+static inline uint32_t back_len(const deflater *d, size_t ip, size_t c, size_t anchor, size_t low) {
+  uint32_t n = 0;
+  while (n < 8 && ip - n > anchor && c - n > low && AT(d, ip)[-1 - (ptrdiff_t)n] == AT(d, c)[-1 - (ptrdiff_t)n]) n++;
+  return n;
+}
+
+// The one-candidate matcher: LZ4-style, with backward extension, stepping faster through
+// stretches without matches (sensor noise) when p->skip is set.
+static size_t match_fast(deflater *d, size_t ip, size_t mlimit) {
+  const params *p = d->p;
+  blockstate *b = &d->b;
+  size_t anchor = d->anchor;
+  const size_t low = d->base;
+  while (ip < mlimit) {
+    const uint8_t *x = AT(d, ip);
+    uint32_t h = hash4(x);
+    uint32_t cand = d->head[h];
+    d->head[h] = (uint32_t)ip + 1;
+    size_t c = (size_t)cand - 1;
+    uint32_t len = 0, dist = (uint32_t)(ip - c), dc = 0;
+    if (cand && dist <= WSIZE && load32(AT(d, c)) == load32(x)) {
+      len = 4 + match_len(x + 4, AT(d, c) + 4, MAX_MATCH - 4);
+      uint32_t back = back_len(d, ip, c, anchor, low);
+      if (back > MAX_MATCH - len) back = MAX_MATCH - len;
+      len += back;
+      dc = (uint32_t)dcode(dist);
+      if (len * b->lit_cost <= (13u + dist_extra[dc]) * 16u) len = 0;
+      else ip -= back;
+    }
+    if (len) {
+      if (b->nseq >= SEQ_MAX - 1) {
+        d->anchor = anchor;
+        flush_block(b, d->block_start, anchor, 0);
+        d->block_start = anchor;
+      }
+      emit(b, (uint32_t)(ip - anchor), len, dist, dc);
+      size_t end = ip + len;
+      if (len <= (uint32_t)p->insert)
+        for (size_t k = ip + 1; k < end; k++) d->head[hash4(AT(d, k))] = (uint32_t)k + 1;
+      else if (end - 2 > ip) d->head[hash4(AT(d, end - 2))] = (uint32_t)(end - 2) + 1;
+      ip = end;
+      anchor = ip;
+    } else {
+      ip += p->skip ? 1 + ((ip - anchor) >> p->skip) : 1;
+      if (ip > mlimit) ip = mlimit;
+    }
+  }
+  d->anchor = anchor;
+  return ip;
+}
+
+static inline uint32_t longest(deflater *d, size_t pos, uint32_t cand, uint32_t *dist_out) {
+  const params *p = d->p;
+  const uint32_t pmask = 2 * WSIZE - 1;
+  const uint8_t *x = AT(d, pos);
+  uint32_t best = 0;
+  int tries = p->chain;
+  while (cand && tries-- > 0) {
+    size_t c = (size_t)cand - 1;
+    size_t dist = pos - c;
+    if (dist > WSIZE) break;
+    const uint8_t *y = AT(d, c);
+    if (y[best] == x[best] && load32(y) == load32(x)) {
+      uint32_t len = match_len(x, y, MAX_MATCH);
+      if (len > best) {
+        best = len;
+        *dist_out = (uint32_t)dist;
+        if (len >= (uint32_t)p->nice) break;
+      }
+    }
+    uint32_t nxt = d->prev[c & pmask];
+    if (nxt >= cand) break;
+    cand = nxt;
+  }
+  return best >= MIN_MATCH && worth(&d->b, best, *dist_out) ? best : 0;
+}
+
+static inline uint32_t insert(deflater *d, size_t pos) {
+  uint32_t h = hash4(AT(d, pos));
+  uint32_t cand = d->head[h];
+  d->head[h] = (uint32_t)pos + 1;
+  d->prev[pos & (2 * WSIZE - 1)] = cand;
+  return cand;
+}
+
+// The hash-chain matcher with optional one-step lazy evaluation.
+static size_t match_chain(deflater *d, size_t ip, size_t mlimit) {
+  const params *p = d->p;
+  blockstate *b = &d->b;
+  size_t anchor = d->anchor;
+  while (ip < mlimit) {
+    uint32_t dist = 0, len = longest(d, ip, insert(d, ip), &dist);
+    if (!len) {
+      ip += p->skip ? 1 + ((ip - anchor) >> p->skip) : 1;
+      if (ip > mlimit) ip = mlimit;
+      continue;
+    }
+    size_t inserted = ip;
+    if (len < (uint32_t)p->lazy && ip + 1 < mlimit) {
+      uint32_t d2 = 0, l2 = longest(d, ip + 1, insert(d, ip + 1), &d2);
+      inserted = ip + 1;
+      if (l2 > len) {
+        ip++;
+        len = l2;
+        dist = d2;
+      }
+    }
+    if (b->nseq >= SEQ_MAX - 1) {
+      flush_block(b, d->block_start, anchor, 0);
+      d->block_start = anchor;
+    }
+    emit(b, (uint32_t)(ip - anchor), len, dist, (uint32_t)dcode(dist));
+    size_t end = ip + len;
+    if (len <= (uint32_t)p->insert)
+      for (size_t k = inserted + 1; k < end; k++) insert(d, k);
+    ip = end;
+    anchor = ip;
+  }
+  d->anchor = anchor;
+  return ip;
+}
+
+// Compresses what the buffer holds; with `final`, to the end of the stream, else up to the
+// lookahead the matcher needs. Each call ends a block, so blocks never reach back into bytes the
+// buffer has dropped.
+static void deflate_chunk(deflater *d, int final) {
+  size_t end = d->base + d->len;
+  size_t mlimit = end > LOOKAHEAD ? end - LOOKAHEAD : 0;
+  size_t ip = d->ip;
+  if (ip < mlimit) ip = d->p->chain ? match_chain(d, ip, mlimit) : match_fast(d, ip, mlimit);
+  size_t stop = final ? end : (ip > mlimit ? ip : mlimit);
+  if (stop < ip) stop = ip;
+  blockstate *b = &d->b;
+  if (b->nseq >= SEQ_MAX - 1) {
+    flush_block(b, d->block_start, d->anchor, 0);
+    d->block_start = d->anchor;
+  }
+  if (stop > d->anchor) emit(b, (uint32_t)(stop - d->anchor), 0, 0, 0);
+  flush_block(b, d->block_start, stop, final);
+  d->ip = d->anchor = d->block_start = stop;
+  // Keep the window behind `stop` and any lookahead after it.
+  size_t keep = stop > WSIZE ? stop - WSIZE : 0;
+  if (keep > d->base) {
+    memmove(d->buf, AT(d, keep), end - keep);
+    d->len = end - keep;
+    d->base = keep;
+    d->b.in = d->buf;
+    d->b.base = d->base;
+  }
+}
+
+// ---------------------------------------------------------------------------------------------
+// PNG
+
+#ifndef PROFILE_MARK
+#define PROFILE_MARK(i) ((void)0)
+#endif
+
+typedef struct {
+  const uint8_t *pixels;
+  uint32_t width, height;
+  int channels, level;
+  uint8_t *png;
+  size_t png_len;
+  const char *error;
+} job;
+
+static void put_be32(uint8_t *p, uint32_t v) {
+  p[0] = (uint8_t)(v >> 24), p[1] = (uint8_t)(v >> 16), p[2] = (uint8_t)(v >> 8), p[3] = (uint8_t)v;
+}
+
+#define CHUNK (256u << 10)
+#define IDAT_MAX 0x7fffffffu
+
+static void encode_png(job *j) {
+  const int bpp = j->channels;
+  const size_t stride = (size_t)j->width * bpp;
+  const size_t flen = (stride + 1) * j->height;
+  const params *p = &LEVELS[j->level < 1 ? 1 : j->level > 9 ? 9 : j->level];
+  deflater d;
+  memset(&d, 0, sizeof d);
+  d.p = p;
+  d.cap = WSIZE + LOOKAHEAD + CHUNK + 2 * (stride + 1) + 64;
+  d.buf = malloc(d.cap);
+  d.head = calloc((size_t)1 << HASH_BITS, 4);
+  d.prev = p->chain ? calloc(2 * WSIZE, 4) : NULL;
+  d.b.seqs = malloc(SEQ_MAX * sizeof(seq));
+  uint8_t *scratch = calloc(7 * (stride + 2 * PAD), 1);
+  // The PNG is written straight into one buffer sized for the worst case (stored blocks); pages
+  // past what is written are never touched.
+  size_t cap = 8 + 25 + 8 + 2 + flen + 5 * (flen / 65535 + 2) + 5 * (flen / 1024 + 2) + 4 + 4 + 12 + 64;
+  uint8_t *png = malloc(cap);
+  if (!d.buf || !d.head || (p->chain && !d.prev) || !d.b.seqs || !scratch || !png) {
+    j->error = "out of memory";
+    free(png);
+    goto done;
+  }
+  static const uint8_t sig[8] = {0x89, 'P', 'N', 'G', '\r', '\n', 0x1a, '\n'};
+  static const uint8_t colour[5] = {0, 0, 4, 2, 6};
+  uint8_t *o = png;
+  memcpy(o, sig, 8);
+  o += 8;
+  put_be32(o, 13);
+  memcpy(o + 4, "IHDR", 4);
+  put_be32(o + 8, j->width);
+  put_be32(o + 12, j->height);
+  o[16] = 8, o[17] = colour[j->channels], o[18] = 0, o[19] = 0, o[20] = 0;
+  put_be32(o + 21, crc32_update(0, o + 4, 17));
+  o += 25;
+  uint8_t *idat = o; // length, "IDAT", data, CRC
+  memcpy(idat + 4, "IDAT", 4);
+  d.b.w = (bitwriter){idat + 8, 0, 0, 0};
+  d.b.w.buf[d.b.w.pos++] = 0x78;
+  d.b.w.buf[d.b.w.pos++] = 0x5e; // FLEVEL 1; 0x785e is a multiple of 31
+  d.b.in = d.buf;
+  d.b.lit_cost = 6 * 16;
+
+  PROFILE_MARK(0);
+  uint32_t adler = 1;
+  uint8_t *rows[2] = {scratch + PAD, scratch + (stride + 2 * PAD) + PAD};
+  rowscratch rs;
+  for (int f = 0; f < 5; f++) rs.cand[f] = scratch + (2 + f) * (stride + 2 * PAD) + PAD;
+  for (uint32_t y = 0; y < j->height; y++) {
+    // Rows are copied next to zero padding so that the filters need no special cases.
+    rs.cur = rows[y & 1];
+    rs.prev = rows[(y & 1) ^ 1];
+    memcpy(rs.cur, j->pixels + (size_t)y * stride, stride);
+    uint8_t *out = d.buf + d.len;
+    filter_row(&rs, stride, bpp, out, p->filters);
+    adler = adler32_update(adler, out, stride + 1);
+    d.len += stride + 1;
+    if (d.len + stride + 1 > d.cap - 64 || d.len >= WSIZE + LOOKAHEAD + CHUNK) deflate_chunk(&d, 0);
+  }
+  deflate_chunk(&d, 1);
+  bw_align(&d.b.w);
+  put_be32(d.b.w.buf + d.b.w.pos, adler);
+  d.b.w.pos += 4;
+  PROFILE_MARK(1);
+  PROFILE_MARK(2);
+  size_t zlen = d.b.w.pos;
+  if (zlen > IDAT_MAX) {
+    j->error = "compressed image too large for one PNG chunk";
+    free(png);
+    goto done;
+  }
+  put_be32(idat, (uint32_t)zlen);
+  put_be32(idat + 8 + zlen, crc32_update(0, idat + 4, zlen + 4));
+  o = idat + 12 + zlen;
+  put_be32(o, 0);
+  memcpy(o + 4, "IEND", 4);
+  put_be32(o + 8, crc32_update(0, o + 4, 4));
+  o += 12;
+  PROFILE_MARK(3);
+  j->png = png;
+  j->png_len = (size_t)(o - png);
+done:
+  free(d.buf);
+  free(d.head);
+  free(d.prev);
+  free(d.b.seqs);
+  free(scratch);
+}
+
+#ifndef PIXPNG_STANDALONE
+// ---------------------------------------------------------------------------------------------
+// Node-API glue
+
+typedef struct {
+  job j;
+  napi_ref input;
+  napi_deferred deferred;
+  napi_async_work work;
+} request;
+
+static void execute(napi_env env, void *data) {
+  (void)env;
+  encode_png(&((request *)data)->j);
+}
+
+static void free_png(napi_env env, void *data, void *hint) {
+  (void)env, (void)hint;
+  free(data);
+}
+
+static void complete(napi_env env, napi_status status, void *data) {
+  request *r = data;
+  napi_value result;
+  if (status == napi_ok && !r->j.error) {
+    napi_status s = napi_create_external_buffer(env, r->j.png_len, r->j.png, free_png, NULL, &result);
+    if (s != napi_ok) {
+      // Runtimes that refuse external memory: copy.
+      void *copy;
+      napi_create_buffer_copy(env, r->j.png_len, r->j.png, &copy, &result);
+      free(r->j.png);
+    }
+    napi_resolve_deferred(env, r->deferred, result);
+  } else {
+    napi_value msg;
+    napi_create_string_utf8(env, r->j.error ? r->j.error : "encoding was cancelled", NAPI_AUTO_LENGTH, &msg);
+    napi_create_error(env, NULL, msg, &result);
+    napi_reject_deferred(env, r->deferred, result);
+    free(r->j.png);
+  }
+  napi_delete_reference(env, r->input);
+  napi_delete_async_work(env, r->work);
+  free(r);
+}
+
+static napi_value throw_type(napi_env env, const char *msg) {
+  napi_throw_type_error(env, NULL, msg);
+  return NULL;
+}
+
+static napi_value encode(napi_env env, napi_callback_info info) {
+  size_t argc = 5;
+  napi_value argv[5];
+  napi_get_cb_info(env, info, &argc, argv, NULL, NULL);
+  if (argc < 5) return throw_type(env, "encode(pixels, width, height, channels, level) takes five arguments");
+  bool is_buf = false;
+  napi_is_buffer(env, argv[0], &is_buf);
+  if (!is_buf) return throw_type(env, "pixels must be a Buffer");
+  void *data;
+  size_t len;
+  napi_get_buffer_info(env, argv[0], &data, &len);
+  uint32_t width, height, channels;
+  int32_t level;
+  if (napi_get_value_uint32(env, argv[1], &width) != napi_ok || napi_get_value_uint32(env, argv[2], &height) != napi_ok ||
+      napi_get_value_uint32(env, argv[3], &channels) != napi_ok || napi_get_value_int32(env, argv[4], &level) != napi_ok)
+    return throw_type(env, "width, height, channels and level must be numbers");
+  if (width == 0 || height == 0 || width > 0x7fffffff || height > 0x7fffffff) return throw_type(env, "width and height must be 1 to 2^31-1");
+  if (channels < 1 || channels > 4) return throw_type(env, "channels must be 1 to 4");
+  if ((uint64_t)width * height * channels != len) return throw_type(env, "pixels must hold width*height*channels bytes");
+  if ((uint64_t)(width * (uint64_t)channels + 1) * height > 0xffffffffull - (1u << 20))
+    return throw_type(env, "image too large for this encoder");
+  request *r = calloc(1, sizeof *r);
+  if (!r) return throw_type(env, "out of memory");
+  r->j = (job){data, width, height, (int)channels, level, NULL, 0, NULL};
+  napi_create_reference(env, argv[0], 1, &r->input);
+  napi_value promise, name;
+  napi_create_promise(env, &r->deferred, &promise);
+  napi_create_string_utf8(env, "pixpng.encode", NAPI_AUTO_LENGTH, &name);
+  napi_create_async_work(env, NULL, name, execute, complete, r, &r->work);
+  napi_queue_async_work(env, r->work);
+  return promise;
+}
+
+static napi_value init(napi_env env, napi_value exports) {
+  crc_init();
+  tables_init();
+  napi_value fn;
+  napi_create_function(env, "encode", NAPI_AUTO_LENGTH, encode, NULL, &fn);
+  napi_set_named_property(env, exports, "encode", fn);
+  return exports;
+}
+
+NAPI_MODULE(NODE_GYP_MODULE_NAME, init)
+#endif
