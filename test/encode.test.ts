@@ -4,6 +4,7 @@ import sharp from 'sharp';
 import { convertImage } from '../src/convert/image.js';
 import { encodeRawPng, encodeToBuffer, usesFastPng, PNG_PRESETS } from '../src/convert/encode.js';
 import { encodePngFast, loadFastPng } from '../src/convert/png-fast.js';
+import { loadPixpng, pixpngStatus } from '../src/convert/pixpng.js';
 import type { ConversionSpec, Preset } from '../src/interfaces.js';
 
 const PRESETS: Preset[] = ['fast', 'balanced', 'small'];
@@ -108,7 +109,7 @@ describe('PNG encoding keeps every pixel, the colour type and the bit depth', ()
 });
 
 describe('which encoder a spec uses', () => {
-  test('fast and balanced may use the fdeflate encoder; small and every libpng setting use a row filter', async () => {
+  test('fast and balanced may use the native encoder or fdeflate; small and every libpng setting use a row filter', async () => {
     assert.ok(await loadFastPng(), 'the @napi-rs/image binary is installed with the package on this platform');
     assert.equal(usesFastPng(spec('fast')), true);
     assert.equal(usesFastPng(spec('balanced')), true);
@@ -116,7 +117,7 @@ describe('which encoder a spec uses', () => {
     for (const p of PRESETS) assert.equal(PNG_PRESETS[p].adaptiveFiltering, true);
   });
 
-  test('noisy photo-like pixels go to fdeflate, repeated texture to libpng, and both decode to the same pixels', async () => {
+  test('without the native encoder, noisy photo-like pixels go to fdeflate, repeated texture to libpng, and both decode to the same pixels', async () => {
     const w = 256;
     const h = 192;
     let seed = 7;
@@ -128,8 +129,8 @@ describe('which encoder a spec uses', () => {
     const tiled = Buffer.alloc(w * h * 3);
     for (let i = 0; i < tiled.length; i++) tiled[i] = tile[i % tile.length]! ^ (i % 7 === 0 ? 1 : 0);
     for (const preset of ['fast', 'balanced'] as const) {
-      const a = await encodeRawPng(noisy, w, h, 3, preset);
-      const b = await encodeRawPng(tiled, w, h, 3, preset);
+      const a = await encodeRawPng(noisy, w, h, 3, preset, { native: false });
+      const b = await encodeRawPng(tiled, w, h, 3, preset, { native: false });
       assert.equal(a?.encoder, 'fdeflate', `noisy, ${preset}`);
       assert.equal(b?.encoder, 'libpng', `tiled, ${preset}`);
       assert.ok((await sharp(a!.data).raw().toBuffer()).equals(noisy));
@@ -138,6 +139,56 @@ describe('which encoder a spec uses', () => {
       assert.deepEqual(ihdr(b!.data), { bitDepth: 8, colourType: 2 });
     }
     assert.equal(await encodeRawPng(noisy, w, h, 3, 'small'), undefined, 'small always takes libpng');
+  });
+
+  test('with the native encoder built, fast and balanced write every 8-bit layout with it, pixel for pixel', async (t) => {
+    if (!loadPixpng()) {
+      if (process.env.PIXBATCH_REQUIRE_NATIVE === '1') assert.fail(`the native encoder did not load: ${pixpngStatus().reason}`);
+      t.skip(`native encoder not built: ${pixpngStatus().reason}`);
+      return;
+    }
+    for (const channels of [1, 2, 3, 4] as const) {
+      const raw = pixels(channels);
+      for (const preset of ['fast', 'balanced'] as const) {
+        const out = await encodeRawPng(raw, W, H, channels, preset);
+        assert.equal(out?.encoder, 'pixpng', `${channels} channels, ${preset}`);
+        assert.deepEqual(ihdr(out!.data), { bitDepth: 8, colourType: [0, 0, 4, 2, 6][channels] });
+        // sharp widens grey to RGB(A) on raw output: compare sample by sample.
+        const back = await sharp(out!.data).raw().toBuffer({ resolveWithObject: true });
+        const wide = channels <= 2 ? channels + 2 : channels;
+        assert.equal(back.info.channels, wide);
+        const expected = Buffer.alloc(W * H * wide);
+        for (let i = 0; i < W * H; i++) {
+          for (let c = 0; c < wide; c++) {
+            const from = channels <= 2 ? (c < 3 ? 0 : 1) : c;
+            expected[i * wide + c] = raw[i * channels + from]!;
+          }
+        }
+        assert.ok(back.data.equals(expected), `${channels} channels, ${preset}: pixels changed`);
+      }
+    }
+    assert.equal(await encodeRawPng(pixels(3), W, H, 3, 'small'), undefined, 'small always takes libpng');
+  });
+
+  test('balanced spends its extra time on string matching: repeated texture comes out smaller than with fast', async (t) => {
+    if (!loadPixpng()) {
+      t.skip(`native encoder not built: ${pixpngStatus().reason}`);
+      return;
+    }
+    const w = 512;
+    const h = 256;
+    let seed = 99;
+    const next = () => (seed = (Math.imul(seed, 1103515245) + 12345) >>> 0) >>> 24;
+    // Texture that repeats every 97 pixels, with a little noise: only a matcher that looks back finds it.
+    const tile = Buffer.from(Array.from({ length: 97 * 3 }, () => next()));
+    const raw = Buffer.alloc(w * h * 3);
+    for (let i = 0; i < raw.length; i++) raw[i] = (tile[i % tile.length]! + (next() < 8 ? 1 : 0)) & 255;
+    const fast = await encodeRawPng(raw, w, h, 3, 'fast');
+    const balanced = await encodeRawPng(raw, w, h, 3, 'balanced');
+    assert.ok(balanced!.data.length < fast!.data.length, `balanced ${balanced!.data.length} B, fast ${fast!.data.length} B`);
+    // And it stays close to libpng with zlib level 3, the fallback it replaces.
+    const libpng3 = await sharp(raw, { raw: { width: w, height: h, channels: 3 } }).png({ compressionLevel: 3, adaptiveFiltering: true }).toBuffer();
+    assert.ok(balanced!.data.length < 1.1 * libpng3.length, `balanced ${balanced!.data.length} B, libpng level 3 ${libpng3.length} B`);
   });
 
   test('--keep-metadata and --png-compression send the fast preset to libpng, which keeps metadata', async () => {

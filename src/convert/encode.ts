@@ -2,22 +2,31 @@ import type { Sharp } from 'sharp';
 import type { ConversionSpec, Preset } from '../interfaces.js';
 import sharp from 'sharp';
 import { encodePngFast } from './png-fast.js';
+import { loadPixpng } from './pixpng.js';
 
 /**
  * PNG settings per preset, chosen from `npm run bench` measurements (README, "Performance").
  * Photographs need a row filter: without one (libvips' default) outputs are about twice Pillow's.
- * libpng's adaptive filtering with zlib-ng level 3 gives Pillow's size at a fraction of its time.
- * The fdeflate encoder is several times faster again and, on photographs (sensor noise, no
- * repeats), within a few per cent of zlib's size; on pictures with repeated texture or flat
- * areas, where zlib's string matching pays, its output can be twice as large. So `fast` and
- * `balanced` try both on two strips of the image and keep fdeflate only when its strips are
- * within `fdeflateWithin` of libpng's.
+ *
+ * `fast` and `balanced` use pixbatch's own encoder (native/pixpng.c) at `pixpngLevel` when it was
+ * built at install: the same adaptive row filter as libpng, then a deflate that stops looking for
+ * repeats where there are none (a photograph's noise) and codes those stretches byte by byte.
+ * Level 1 is 10-30 times faster than Pillow's zlib 6 for 8-15% larger files; level 3 is
+ * 10-20 times faster for files within 8% of Pillow's.
+ *
+ * Without the native encoder (no compiler at install), they fall back to libpng with zlib-ng at
+ * `compressionLevel`, or fdeflate (@napi-rs/image) where two sample strips show its output within
+ * `fdeflateWithin` of libpng's: fdeflate is fast and close to zlib on photographs, but can be
+ * twice as large on pictures with repeated texture, where string matching pays.
  */
-export const PNG_PRESETS: Record<Preset, { compressionLevel: number; adaptiveFiltering: boolean; fdeflateWithin?: number }> = {
-  fast: { compressionLevel: 2, adaptiveFiltering: true, fdeflateWithin: 1.25 },
-  balanced: { compressionLevel: 3, adaptiveFiltering: true, fdeflateWithin: 1.06 },
+export const PNG_PRESETS: Record<Preset, { compressionLevel: number; adaptiveFiltering: boolean; pixpngLevel?: number; fdeflateWithin?: number }> = {
+  fast: { compressionLevel: 2, adaptiveFiltering: true, pixpngLevel: 1, fdeflateWithin: 1.25 },
+  balanced: { compressionLevel: 3, adaptiveFiltering: true, pixpngLevel: 3, fdeflateWithin: 1.06 },
   small: { compressionLevel: 6, adaptiveFiltering: true },
 };
+
+/** Which encoder wrote a PNG. */
+export type PngEncoder = 'pixpng' | 'fdeflate' | 'libpng';
 
 const EFFORT: Record<Preset, { webp: number; avif: number; jpegMozjpeg: boolean }> = {
   fast: { webp: 0, avif: 0, jpegMozjpeg: false },
@@ -53,10 +62,16 @@ export function encode(img: Sharp, spec: ConversionSpec): Sharp {
   }
 }
 
-/** True when the spec's PNG output may go through the fdeflate encoder rather than libpng. */
+/** True when the spec's PNG output may go through pixbatch's own encoder or fdeflate rather than libpng. */
 export function usesFastPng(spec: ConversionSpec): boolean {
   // Metadata is written by libvips' savers only, and an explicit zlib level asks for libpng.
-  return spec.to === 'png' && PNG_PRESETS[spec.preset].fdeflateWithin !== undefined && spec.pngCompression === undefined && !spec.keepMetadata;
+  const p = PNG_PRESETS[spec.preset];
+  return spec.to === 'png' && (p.pixpngLevel !== undefined || p.fdeflateWithin !== undefined) && spec.pngCompression === undefined && !spec.keepMetadata;
+}
+
+export interface RawPngOptions {
+  /** Use the native encoder when it is built (default true); false takes the fallback path. */
+  native?: boolean;
 }
 
 function libpng(raw: Buffer, width: number, height: number, channels: 3 | 4, preset: Preset): Promise<Buffer> {
@@ -67,11 +82,24 @@ function libpng(raw: Buffer, width: number, height: number, channels: 3 | 4, pre
 }
 
 /**
- * Encodes decoded 8-bit RGB/RGBA pixels with fdeflate when, on two strips of rows (a third and
- * two thirds down), its output is within the preset's margin of libpng's; otherwise with libpng.
- * Returns undefined when fdeflate cannot take the layout.
+ * Encodes decoded 8-bit pixels for the preset: with the native encoder when it is built (any of
+ * 1-4 channels); otherwise, for RGB/RGBA, with fdeflate when, on two strips of rows (a third and
+ * two thirds down), its output is within the preset's margin of libpng's, else with libpng.
+ * Returns undefined when neither fast encoder can take the layout (the caller uses libpng).
  */
-export async function encodeRawPng(raw: Buffer, width: number, height: number, channels: number, preset: Preset): Promise<{ data: Buffer; encoder: 'fdeflate' | 'libpng' } | undefined> {
+export async function encodeRawPng(
+  raw: Buffer,
+  width: number,
+  height: number,
+  channels: number,
+  preset: Preset,
+  options: RawPngOptions = {},
+): Promise<{ data: Buffer; encoder: PngEncoder } | undefined> {
+  const level = PNG_PRESETS[preset].pixpngLevel;
+  if (level !== undefined && options.native !== false && raw.length === width * height * channels && channels >= 1 && channels <= 4) {
+    const pixpng = loadPixpng();
+    if (pixpng) return { data: await pixpng.encode(raw, width, height, channels as 1 | 2 | 3 | 4, level), encoder: 'pixpng' };
+  }
   const within = PNG_PRESETS[preset].fdeflateWithin;
   if (within === undefined || (channels !== 3 && channels !== 4) || raw.length !== width * height * channels) return undefined;
   const stride = width * channels;
@@ -100,8 +128,9 @@ export async function encodeRawPng(raw: Buffer, width: number, height: number, c
 
 /**
  * Runs the pipeline and encodes its output for the spec: sharp's encoders, or for the `fast` and
- * `balanced` PNG presets sharp's decode followed by fdeflate or libpng, whichever the image suits
- * (see PNG_PRESETS). Pixels, colour type and bit depth are the same either way.
+ * `balanced` PNG presets sharp's decode followed by pixbatch's own encoder (or, without it,
+ * fdeflate or libpng, whichever the image suits; see PNG_PRESETS). Pixels, colour type and bit
+ * depth are the same either way.
  *
  * @example
  * const { data, info } = await encodeToBuffer(sharp(input).rotate(), { to: 'png', preset: 'fast', keepMetadata: false });
@@ -109,10 +138,16 @@ export async function encodeRawPng(raw: Buffer, width: number, height: number, c
 export async function encodeToBuffer(img: Sharp, spec: ConversionSpec): Promise<EncodedImage> {
   if (usesFastPng(spec)) {
     const meta = await img.metadata();
-    // Grey sources stay grey in the output, which the fast encoder cannot write.
-    if (meta.depth === 'uchar' && (meta.channels ?? 0) >= 3) {
+    // Grey sources stay grey in the output, which fdeflate cannot write (the native encoder can).
+    // Grey+alpha is left to libpng: sharp's raw output of a grey pipeline drops the alpha.
+    const nativeLevel = PNG_PRESETS[spec.preset].pixpngLevel;
+    const channels = meta.channels ?? 0;
+    const grey = channels <= 2;
+    if (meta.depth === 'uchar' && (!grey || (nativeLevel !== undefined && !meta.hasAlpha && loadPixpng()))) {
       const { data, info } = await img.raw().toBuffer({ resolveWithObject: true });
-      const png = await encodeRawPng(data, info.width, info.height, info.channels, spec.preset);
+      // The layout the PNG must have: what libpng would write for this source.
+      const expected = grey ? 1 : meta.hasAlpha ? 4 : 3;
+      const png = info.channels === expected ? await encodeRawPng(data, info.width, info.height, info.channels, spec.preset) : undefined;
       if (png) return { data: png.data, info: { width: info.width, height: info.height, format: 'png', channels: info.channels } };
       // Any other layout: the same pipeline again, through libpng (sharp keeps the input buffer).
     }
