@@ -133,7 +133,7 @@ Examples:
         if (r.status === 'planned' && sampleNames.length < 8) sampleNames.push(r.name);
         if (!flags.json && !quiet) printDryRunLine(r);
       };
-      const progress = progressReporter({ quiet: quiet || flags.dryRun === true });
+      const progress = await progressReporter({ quiet: quiet || flags.dryRun === true });
       const abort = new AbortController();
       const onSigint = () => {
         abort.abort(new Error('interrupted'));

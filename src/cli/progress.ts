@@ -1,4 +1,3 @@
-import cliProgress from 'cli-progress';
 import type { ProgressEvent } from '../interfaces.js';
 
 export interface ProgressReporter {
@@ -14,13 +13,14 @@ function eta(event: ProgressEvent, rate: number): string {
 
 /**
  * Progress on stderr: a bar with done/total, images/s and ETA on a terminal; a plain line every
- * `intervalMs` otherwise (logs and CI); nothing when quiet.
+ * `intervalMs` otherwise (logs and CI); nothing when quiet. The bar's library loads only for a terminal.
  */
-export function progressReporter(options: { quiet: boolean; tty?: boolean; intervalMs?: number; label?: string }): ProgressReporter {
+export async function progressReporter(options: { quiet: boolean; tty?: boolean; intervalMs?: number; label?: string }): Promise<ProgressReporter> {
   if (options.quiet) return { update() {}, stop() {} };
   const tty = options.tty ?? Boolean(process.stderr.isTTY);
   const label = options.label ?? 'converting';
   if (tty) {
+    const { default: cliProgress } = await import('cli-progress');
     const bar = new cliProgress.SingleBar(
       {
         format: `${label} {bar} {value}/{total}{more} | {rate} img/s | ETA {eta_h} | {failed} failed`,

@@ -3,7 +3,6 @@ import { basename, extname, resolve } from 'node:path';
 import type { Command } from 'commander';
 import { UsageError } from '../errors.js';
 import type { Report } from '../interfaces.js';
-import { writeHtmlReport } from '../report/html.js';
 import { isRemoteLocation, openStore } from '../store/index.js';
 
 /** Splits `az://c/jobs/report.json` or an https URL (keeping a SAS query) into a store location and a name. */
@@ -93,6 +92,7 @@ export function registerReport(program: Command): void {
       if (!isRemoteLocation(jsonFile) && resolve(out) === resolve(jsonFile)) {
         throw new UsageError(`Expected --out to differ from the report itself but both are ${out}`);
       }
+      const { writeHtmlReport } = await import('../report/html.js');
       await writeHtmlReport(out, asReport(parsed, jsonFile));
       process.stdout.write(`${out}\n`);
     });

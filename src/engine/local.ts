@@ -2,8 +2,6 @@ import { readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { ImageRecord, Report, Store, Summary } from '../interfaces.js';
-import { writeHtmlReport } from '../report/html.js';
-import { checkNotifyUrl, notifyJobEnd } from '../report/notify.js';
 import { resolveOptions, type ConvertOptions } from '../options.js';
 import { plan, type PlannedItem } from '../plan/plan.js';
 import { ReportWriter } from '../report/report-writer.js';
@@ -27,7 +25,9 @@ async function storeFor(location: string | Store, role: 'source' | 'destination'
  */
 export async function convert(options: ConvertOptions): Promise<Summary> {
   const resolved = resolveOptions(options);
-  if (options.notify) checkNotifyUrl(options.notify);
+  // The webhook and the HTML page load only when asked for, so a plain run starts without them.
+  const notifier = options.notify ? await import('../report/notify.js') : undefined;
+  notifier?.checkNotifyUrl(options.notify!);
   const nested =
     typeof options.source === 'string' && typeof options.destination === 'string' ? nestedFolder(options.source, options.destination) : undefined;
   const source = await storeFor(options.source, 'source', nested ? [nested] : undefined);
@@ -54,21 +54,22 @@ export async function convert(options: ConvertOptions): Promise<Summary> {
     }
     await report?.finish({ ...summary, tool: { name: 'pixbatch', version: VERSION }, startedAt: startedAt.toISOString(), finishedAt: new Date().toISOString() });
     if (options.htmlReport && reportPath) {
+      const { writeHtmlReport } = await import('../report/html.js');
       await writeHtmlReport(options.htmlReport, JSON.parse(await readFile(reportPath, 'utf8')) as Report);
       if (!options.report) await rm(reportPath, { force: true });
     }
-    if (options.notify && !resolved.dryRun) await notifyJobEnd(options.notify, summary, { signal: options.signal });
+    if (notifier && !resolved.dryRun) await notifier.notifyJobEnd(options.notify!, summary, { signal: options.signal });
     return summary;
   } catch (err) {
     await report?.abandon();
-    if (options.notify && !resolved.dryRun && !options.signal?.aborted) {
+    if (notifier && !resolved.dryRun && !options.signal?.aborted) {
       const failed: Summary = {
         counts: { total: 0, converted: 0, skipped: 0, failed: 0 },
         bytesIn: 0, bytesOut: 0, seconds: (Date.now() - startedAt.getTime()) / 1000, imagesPerSecond: 0, failures: [],
         source: source.location, destination: destination.location, spec: resolved.spec,
         error: err instanceof Error ? err.message : String(err),
       };
-      await notifyJobEnd(options.notify, failed, { outcome: 'failed' });
+      await notifier.notifyJobEnd(options.notify!, failed, { outcome: 'failed' });
     }
     throw err;
   } finally {
