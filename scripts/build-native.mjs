@@ -77,6 +77,7 @@ function reasonOf(output, status, error) {
 function main() {
   if (process.env.PIXBATCH_SKIP_NATIVE === '1') unavailable('PIXBATCH_SKIP_NATIVE=1');
 
+  if (!existsSync(join(root, 'binding.gyp'))) unavailable('binding.gyp is missing from this copy of pixbatch');
   const nodeGyp = findNodeGyp();
   if (!nodeGyp) unavailable('node-gyp not found');
   const nodeDir = findNodeDir();

