@@ -279,7 +279,7 @@ async function childStatus(node: string, script: string, env: NodeJS.ProcessEnv 
   return JSON.parse(stdout.trim().split('\n').at(-1)!);
 }
 
-test('the loader reports why it is not used: turned off, not built, or not loadable', async () => {
+test('the loader reports why it is not used: turned off, not built, build failed, or not loadable', async () => {
   const dir = await mkdtemp(join(tmpdir(), 'pixbatch-pixpng-'));
   try {
     // A copy of the package's layout: package.json at the root, the loader two levels down.
@@ -298,9 +298,15 @@ test('the loader reports why it is not used: turned off, not built, or not loada
     const missing = await childStatus(process.execPath, join(dir, 'copy.ts'));
     assert.equal(missing.loaded, false);
     assert.equal(missing.path, join(pkg, PIXPNG_RELATIVE_PATH));
-    assert.match(missing.reason ?? '', /not built/);
+    assert.match(missing.reason ?? '', /not built \(needs a C compiler/);
 
     await mkdir(join(pkg, 'build', 'Release'), { recursive: true });
+    await writeFile(join(pkg, 'build', 'pixpng-build.log'), 'make: cc: No such file or directory\n');
+    const failed = await childStatus(process.execPath, join(dir, 'copy.ts'));
+    assert.equal(failed.loaded, false);
+    assert.ok(failed.reason?.includes(join(pkg, 'build', 'pixpng-build.log')), `the reason points at the build log: ${failed.reason}`);
+
+
     await writeFile(join(pkg, PIXPNG_RELATIVE_PATH), 'not a shared library');
     const broken = await childStatus(process.execPath, join(dir, 'copy.ts'));
     assert.equal(broken.loaded, false);
@@ -311,7 +317,7 @@ test('the loader reports why it is not used: turned off, not built, or not loada
 });
 
 test('the compiled loader in dist/ finds the addon at the package root', {
-  skip: skip || (existsSync(join(ROOT, 'dist', 'convert', 'pixpng.js')) ? false : 'dist/ is not built'),
+  skip: skip || (existsSync(join(ROOT, 'dist', 'convert', 'pixpng.js')) ? false : 'dist/convert/pixpng.js is not built (npm run build)'),
 }, async () => {
   const dir = await mkdtemp(join(tmpdir(), 'pixbatch-pixpng-dist-'));
   try {

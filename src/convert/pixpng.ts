@@ -48,7 +48,10 @@ function load(): { binding?: PixpngBinding; status: PixpngStatus } {
   if (!root) return { status: { loaded: false, reason: 'package root not found' } };
   const path = join(root, PIXPNG_RELATIVE_PATH);
   if (!existsSync(path)) {
-    return { status: { loaded: false, path, reason: 'not built (needs a C compiler, python3 and make at install time)' } };
+    // scripts/build-native.mjs leaves the compiler's output here when the install's build failed.
+    const log = join(root, 'build', 'pixpng-build.log');
+    const why = existsSync(log) ? `the install's build failed, see ${log}` : 'needs a C compiler, python3 and make at install time';
+    return { status: { loaded: false, path, reason: `not built (${why})` } };
   }
   try {
     const binding = createRequire(import.meta.url)(path) as Partial<PixpngBinding>;
