@@ -102,24 +102,106 @@ typedef struct {
   uint8_t *cand[5];
 } rowscratch;
 
-#if defined(__SSE2__)
-#include <emmintrin.h>
+#if defined(__x86_64__) || defined(__i386__)
+#define PIXPNG_X86 1
+#include <immintrin.h>
 
-static inline __m128i abs8(__m128i r) { return _mm_min_epu8(r, _mm_sub_epi8(_mm_setzero_si128(), r)); }
-static inline __m128i paeth16(__m128i a, __m128i b, __m128i c) {
-  // a, b, c: 8 pixels' bytes widened to 16 bits.
-  __m128i z = _mm_setzero_si128();
-  __m128i pbv = _mm_sub_epi16(a, c); // p - b where p = a + b - c... as libpng: pa = |b - c|, pb = |a - c|, pc = |a + b - 2c|
-  __m128i pav = _mm_sub_epi16(b, c);
-  __m128i pcv = _mm_add_epi16(pav, pbv);
-  __m128i pa = _mm_max_epi16(pav, _mm_sub_epi16(z, pav));
-  __m128i pb = _mm_max_epi16(pbv, _mm_sub_epi16(z, pbv));
-  __m128i pc = _mm_max_epi16(pcv, _mm_sub_epi16(z, pcv));
-  __m128i not_a = _mm_or_si128(_mm_cmpgt_epi16(pa, pb), _mm_cmpgt_epi16(pa, pc));
-  __m128i use_c = _mm_cmpgt_epi16(pb, pc);
-  __m128i bc = _mm_or_si128(_mm_and_si128(use_c, c), _mm_andnot_si128(use_c, b));
-  return _mm_or_si128(_mm_and_si128(not_a, bc), _mm_andnot_si128(not_a, a));
+// One kernel, written once for 128-bit (SSE2) and 256-bit (AVX2) vectors: the filtered bytes of
+// every selected filter type go to s->cand[f] and the sums of their absolute values to cost[f].
+// Returns how many bytes it did (a multiple of the vector width); the caller does the rest.
+#define FILTER_KERNEL(NAME, ATTR, V, W, LOAD, STORE, ZERO, SET1, SUB8, MIN8, SAD, ADD64, AVG8, AND, XOR, OR, ANDNOT, UNLO, UNHI, PACKUS, SUB16, ADD16, MAX16, GT16) \
+  ATTR static size_t NAME(rowscratch *s, size_t len, int bpp, int mask, uint64_t *cost) {                                      \
+    const uint8_t *cur = s->cur, *prev = s->prev;                                                                               \
+    V acc0 = ZERO(), acc1 = ZERO(), acc2 = ZERO(), acc3 = ZERO(), acc4 = ZERO(), z = ZERO(), one = SET1(1);                   \
+    size_t i = 0;                                                                                                               \
+    for (; i + W <= len; i += W) {                                                                                              \
+      V x = LOAD((const V *)(cur + i)), a = LOAD((const V *)(cur + i - bpp));                                                   \
+      V b = LOAD((const V *)(prev + i)), c = LOAD((const V *)(prev + i - bpp));                                                 \
+      if (mask & 1) {                                                                                                           \
+        STORE((V *)(s->cand[0] + i), x);                                                                                        \
+        acc0 = ADD64(acc0, SAD(MIN8(x, SUB8(z, x)), z));                                                                        \
+      }                                                                                                                         \
+      if (mask & 2) {                                                                                                           \
+        V r = SUB8(x, a);                                                                                                       \
+        STORE((V *)(s->cand[1] + i), r);                                                                                        \
+        acc1 = ADD64(acc1, SAD(MIN8(r, SUB8(z, r)), z));                                                                        \
+      }                                                                                                                         \
+      if (mask & 4) {                                                                                                           \
+        V r = SUB8(x, b);                                                                                                       \
+        STORE((V *)(s->cand[2] + i), r);                                                                                        \
+        acc2 = ADD64(acc2, SAD(MIN8(r, SUB8(z, r)), z));                                                                        \
+      }                                                                                                                         \
+      if (mask & 8) {                                                                                                           \
+        V r = SUB8(x, SUB8(AVG8(a, b), AND(XOR(a, b), one)));                                                                   \
+        STORE((V *)(s->cand[3] + i), r);                                                                                        \
+        acc3 = ADD64(acc3, SAD(MIN8(r, SUB8(z, r)), z));                                                                        \
+      }                                                                                                                         \
+      if (mask & 16) {                                                                                                          \
+        /* Paeth in 16-bit lanes: pa = |b - c|, pb = |a - c|, pc = |a + b - 2c|. */                                             \
+        V pred[2];                                                                                                              \
+        for (int h = 0; h < 2; h++) {                                                                                           \
+          V a16 = h ? UNHI(a, z) : UNLO(a, z), b16 = h ? UNHI(b, z) : UNLO(b, z), c16 = h ? UNHI(c, z) : UNLO(c, z);            \
+          V pav = SUB16(b16, c16), pbv = SUB16(a16, c16), pcv = ADD16(pav, pbv);                                                \
+          V pa = MAX16(pav, SUB16(z, pav)), pb = MAX16(pbv, SUB16(z, pbv)), pc = MAX16(pcv, SUB16(z, pcv));                     \
+          V not_a = OR(GT16(pa, pb), GT16(pa, pc)), use_c = GT16(pb, pc);                                                       \
+          V bc = OR(AND(use_c, c16), ANDNOT(use_c, b16));                                                                       \
+          pred[h] = OR(AND(not_a, bc), ANDNOT(not_a, a16));                                                                     \
+        }                                                                                                                       \
+        V r = SUB8(x, PACKUS(pred[0], pred[1]));                                                                                \
+        STORE((V *)(s->cand[4] + i), r);                                                                                        \
+        acc4 = ADD64(acc4, SAD(MIN8(r, SUB8(z, r)), z));                                                                        \
+      }                                                                                                                         \
+    }                                                                                                                           \
+    V accs[5] = {acc0, acc1, acc2, acc3, acc4};                                                                                 \
+    for (int f = 0; f < 5; f++) {                                                                                               \
+      uint64_t t[W / 8];                                                                                                        \
+      STORE((V *)t, accs[f]);                                                                                                   \
+      for (int k = 0; k < W / 8; k++) cost[f] += t[k];                                                                          \
+    }                                                                                                                           \
+    return i;                                                                                                                   \
+  }
+
+FILTER_KERNEL(filter_sse2, , __m128i, 16, _mm_loadu_si128, _mm_storeu_si128, _mm_setzero_si128, _mm_set1_epi8, _mm_sub_epi8, _mm_min_epu8,
+              _mm_sad_epu8, _mm_add_epi64, _mm_avg_epu8, _mm_and_si128, _mm_xor_si128, _mm_or_si128, _mm_andnot_si128, _mm_unpacklo_epi8,
+              _mm_unpackhi_epi8, _mm_packus_epi16, _mm_sub_epi16, _mm_add_epi16, _mm_max_epi16, _mm_cmpgt_epi16)
+FILTER_KERNEL(filter_avx2, __attribute__((target("avx2"))), __m256i, 32, _mm256_loadu_si256, _mm256_storeu_si256, _mm256_setzero_si256,
+              _mm256_set1_epi8, _mm256_sub_epi8, _mm256_min_epu8, _mm256_sad_epu8, _mm256_add_epi64, _mm256_avg_epu8, _mm256_and_si256,
+              _mm256_xor_si256, _mm256_or_si256, _mm256_andnot_si256, _mm256_unpacklo_epi8, _mm256_unpackhi_epi8, _mm256_packus_epi16,
+              _mm256_sub_epi16, _mm256_add_epi16, _mm256_max_epi16, _mm256_cmpgt_epi16)
+
+// Adler-32 over 32-byte blocks: sums with SAD, position-weighted sums with multiply-add.
+__attribute__((target("avx2"))) static uint32_t adler32_avx2(uint32_t adler, const uint8_t *p, size_t n) {
+  uint64_t a = adler & 0xffff, b = adler >> 16;
+  const __m256i weights = _mm256_setr_epi8(32, 31, 30, 29, 28, 27, 26, 25, 24, 23, 22, 21, 20, 19, 18, 17, 16, 15, 14, 13, 12, 11, 10, 9, 8, 7, 6,
+                                           5, 4, 3, 2, 1);
+  const __m256i ones = _mm256_set1_epi16(1), z = _mm256_setzero_si256();
+  while (n >= 32) {
+    size_t k = n < 5536 ? n & ~(size_t)31 : 5536; // 173 blocks: the sums stay within 32 bits
+    n -= k;
+    b += a * k;
+    __m256i vs1 = z, vs1acc = z, vs2 = z;
+    for (size_t i = 0; i < k; i += 32) {
+      __m256i x = _mm256_loadu_si256((const __m256i *)(p + i));
+      vs1acc = _mm256_add_epi32(vs1acc, vs1);
+      vs1 = _mm256_add_epi32(vs1, _mm256_sad_epu8(x, z));
+      vs2 = _mm256_add_epi32(vs2, _mm256_madd_epi16(_mm256_maddubs_epi16(x, weights), ones));
+    }
+    p += k;
+    uint32_t t1[8], t2[8], t3[8];
+    _mm256_storeu_si256((__m256i *)t1, vs1);
+    _mm256_storeu_si256((__m256i *)t2, vs1acc);
+    _mm256_storeu_si256((__m256i *)t3, vs2);
+    uint64_t s1 = 0, s1acc = 0, s2 = 0;
+    for (int i = 0; i < 8; i++) s1 += t1[i], s1acc += t2[i], s2 += t3[i];
+    a += s1;
+    b += 32 * s1acc + s2;
+    a %= 65521;
+    b %= 65521;
+  }
+  return adler32_update((uint32_t)(b << 16 | a), p, n);
 }
+
+static int have_avx2;
 #endif
 
 // Filters one row of `len` bytes (`bpp` bytes per pixel, rows in `s`) into out[0] (filter type)
@@ -128,49 +210,8 @@ static void filter_row(rowscratch *s, size_t len, int bpp, uint8_t *out, int mas
   const uint8_t *cur = s->cur, *prev = s->prev;
   uint64_t cost[5] = {0, 0, 0, 0, 0};
   size_t i = 0;
-#if defined(__SSE2__)
-  {
-    __m128i acc[5], z = _mm_setzero_si128(), one = _mm_set1_epi8(1);
-    for (int f = 0; f < 5; f++) acc[f] = z;
-    for (; i + 16 <= len; i += 16) {
-      __m128i x = _mm_loadu_si128((const __m128i *)(cur + i));
-      __m128i a = _mm_loadu_si128((const __m128i *)(cur + i - bpp));
-      __m128i b = _mm_loadu_si128((const __m128i *)(prev + i));
-      __m128i c = _mm_loadu_si128((const __m128i *)(prev + i - bpp));
-      if (mask & 1) {
-        _mm_storeu_si128((__m128i *)(s->cand[0] + i), x);
-        acc[0] = _mm_add_epi64(acc[0], _mm_sad_epu8(abs8(x), z));
-      }
-      if (mask & 2) {
-        __m128i r = _mm_sub_epi8(x, a);
-        _mm_storeu_si128((__m128i *)(s->cand[1] + i), r);
-        acc[1] = _mm_add_epi64(acc[1], _mm_sad_epu8(abs8(r), z));
-      }
-      if (mask & 4) {
-        __m128i r = _mm_sub_epi8(x, b);
-        _mm_storeu_si128((__m128i *)(s->cand[2] + i), r);
-        acc[2] = _mm_add_epi64(acc[2], _mm_sad_epu8(abs8(r), z));
-      }
-      if (mask & 8) {
-        __m128i avg = _mm_sub_epi8(_mm_avg_epu8(a, b), _mm_and_si128(_mm_xor_si128(a, b), one));
-        __m128i r = _mm_sub_epi8(x, avg);
-        _mm_storeu_si128((__m128i *)(s->cand[3] + i), r);
-        acc[3] = _mm_add_epi64(acc[3], _mm_sad_epu8(abs8(r), z));
-      }
-      if (mask & 16) {
-        __m128i lo = paeth16(_mm_unpacklo_epi8(a, z), _mm_unpacklo_epi8(b, z), _mm_unpacklo_epi8(c, z));
-        __m128i hi = paeth16(_mm_unpackhi_epi8(a, z), _mm_unpackhi_epi8(b, z), _mm_unpackhi_epi8(c, z));
-        __m128i r = _mm_sub_epi8(x, _mm_packus_epi16(lo, hi));
-        _mm_storeu_si128((__m128i *)(s->cand[4] + i), r);
-        acc[4] = _mm_add_epi64(acc[4], _mm_sad_epu8(abs8(r), z));
-      }
-    }
-    for (int f = 0; f < 5; f++) {
-      uint64_t t[2];
-      _mm_storeu_si128((__m128i *)t, acc[f]);
-      cost[f] = t[0] + t[1];
-    }
-  }
+#ifdef PIXPNG_X86
+  i = have_avx2 ? filter_avx2(s, len, bpp, mask, cost) : filter_sse2(s, len, bpp, mask, cost);
 #endif
   for (; i < len; i++) {
     uint8_t x = cur[i], a = cur[i - bpp], b = prev[i], c = prev[i - bpp];
@@ -186,6 +227,13 @@ static void filter_row(rowscratch *s, size_t len, int bpp, uint8_t *out, int mas
     if ((mask >> f & 1) && cost[f] < bc) best = f, bc = cost[f];
   out[0] = (uint8_t)best;
   memcpy(out + 1, s->cand[best], len);
+}
+
+static uint32_t adler32(uint32_t adler, const uint8_t *p, size_t n) {
+#ifdef PIXPNG_X86
+  if (have_avx2) return adler32_avx2(adler, p, n);
+#endif
+  return adler32_update(adler, p, n);
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -816,6 +864,15 @@ static void deflate_chunk(deflater *d, int final) {
 // ---------------------------------------------------------------------------------------------
 // PNG
 
+static void pixpng_init(void) {
+  crc_init();
+  tables_init();
+#ifdef PIXPNG_X86
+  __builtin_cpu_init();
+  have_avx2 = __builtin_cpu_supports("avx2") && getenv("PIXPNG_NO_AVX2") == NULL;
+#endif
+}
+
 #ifndef PROFILE_MARK
 #define PROFILE_MARK(i) ((void)0)
 #endif
@@ -891,7 +948,7 @@ static void encode_png(job *j) {
     memcpy(rs.cur, j->pixels + (size_t)y * stride, stride);
     uint8_t *out = d.buf + d.len;
     filter_row(&rs, stride, bpp, out, p->filters);
-    adler = adler32_update(adler, out, stride + 1);
+    adler = adler32(adler, out, stride + 1);
     d.len += stride + 1;
     if (d.len + stride + 1 > d.cap - 64 || d.len >= WSIZE + LOOKAHEAD + CHUNK) deflate_chunk(&d, 0);
   }
@@ -1009,8 +1066,7 @@ static napi_value encode(napi_env env, napi_callback_info info) {
 }
 
 static napi_value init(napi_env env, napi_value exports) {
-  crc_init();
-  tables_init();
+  pixpng_init();
   napi_value fn;
   napi_create_function(env, "encode", NAPI_AUTO_LENGTH, encode, NULL, &fn);
   napi_set_named_property(env, exports, "encode", fn);
