@@ -683,6 +683,9 @@ static inline uint64_t load64(const uint8_t *p) {
 
 static inline uint32_t hash4(const uint8_t *p) { return (load32(p) * 2654435761u) >> (32 - HASH_BITS); }
 
+// The fast matcher hashes six bytes: fewer, longer matches, each of which costs time to code.
+static inline uint32_t hash6(const uint8_t *p) { return (uint32_t)(((load64(p) & 0xffffffffffffull) * 0x9E3779B97F4A7C15ull) >> (64 - HASH_BITS)); }
+
 // Length of the common prefix of a and b, at most `max`; both must have max + 8 readable bytes.
 static inline uint32_t match_len(const uint8_t *a, const uint8_t *b, uint32_t max) {
   uint32_t n = 0;
@@ -725,7 +728,7 @@ static size_t match_fast(deflater *d, size_t ip, size_t mlimit) {
   const size_t low = d->base;
   while (ip < mlimit) {
     const uint8_t *x = AT(d, ip);
-    uint32_t h = hash4(x);
+    uint32_t h = hash6(x);
     uint32_t cand = d->head[h];
     d->head[h] = (uint32_t)ip + 1;
     size_t c = (size_t)cand - 1;
@@ -748,8 +751,8 @@ static size_t match_fast(deflater *d, size_t ip, size_t mlimit) {
       emit(b, (uint32_t)(ip - anchor), len, dist, dc);
       size_t end = ip + len;
       if (len <= (uint32_t)p->insert)
-        for (size_t k = ip + 1; k < end; k++) d->head[hash4(AT(d, k))] = (uint32_t)k + 1;
-      else if (end - 2 > ip) d->head[hash4(AT(d, end - 2))] = (uint32_t)(end - 2) + 1;
+        for (size_t k = ip + 1; k < end; k++) d->head[hash6(AT(d, k))] = (uint32_t)k + 1;
+      else if (end - 2 > ip) d->head[hash6(AT(d, end - 2))] = (uint32_t)(end - 2) + 1;
       ip = end;
       anchor = ip;
     } else {
@@ -869,7 +872,7 @@ static void pixpng_init(void) {
   tables_init();
 #ifdef PIXPNG_X86
   __builtin_cpu_init();
-  have_avx2 = __builtin_cpu_supports("avx2") && getenv("PIXPNG_NO_AVX2") == NULL;
+  have_avx2 = __builtin_cpu_supports("avx2") && getenv("PIXBATCH_NO_AVX2") == NULL;
 #endif
 }
 
