@@ -9,6 +9,7 @@
 //   npm run bench -- --count 5000 --large-count 0 --rounds 3 --presets fast,balanced
 //   npm run bench -- --pixbatch-env MALLOC_ARENA_MAX=2   environment for pixbatch runs only
 import { existsSync } from 'node:fs';
+import { pixpngStatus } from '../src/convert/pixpng.js';
 import { mkdir, readFile, readdir, rm, writeFile } from 'node:fs/promises';
 import { availableParallelism, cpus, totalmem } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
@@ -93,22 +94,29 @@ async function corpus(id: string, label: string, width: number, height: number, 
   return out;
 }
 
-/** Bundles the CLI into one file, so pixbatch starts as fast as the built package would. */
+/**
+ * Bundles the CLI, so pixbatch starts as fast as the built package would. Split into chunks: in
+ * one file esbuild hoists every package import to the top, so a local job would load the Azure
+ * SDKs that the CLI otherwise loads only for blob and Batch work.
+ */
 async function buildPixbatch(): Promise<string[]> {
-  const outfile = join(benchDir, 'bin', 'pixbatch.mjs');
+  const outdir = join(benchDir, 'bin');
+  await rm(outdir, { recursive: true, force: true });
   const { build } = await import('esbuild');
   await build({
-    entryPoints: [join(root, 'src', 'cli', 'main.ts')],
+    entryPoints: { pixbatch: join(root, 'src', 'cli', 'main.ts') },
     bundle: true,
+    splitting: true,
     platform: 'node',
     format: 'esm',
     target: 'node20',
     packages: 'external',
-    outfile,
+    outdir,
+    outExtension: { '.js': '.mjs' },
     logLevel: 'warning',
     banner: { js: "import { createRequire as __benchRequire } from 'node:module'; const require = __benchRequire(import.meta.url);" },
   });
-  return [process.execPath, outfile];
+  return [process.execPath, join(outdir, 'pixbatch.mjs')];
 }
 
 const mb = (n: number) => (n / 1e6).toFixed(1);
@@ -163,6 +171,8 @@ async function main(): Promise<void> {
   const pkg = JSON.parse(await readFile(join(root, 'package.json'), 'utf8')) as { version: string };
   const machine = { cpu: cpus()[0]?.model ?? 'unknown', cores, memoryGiB: Math.round(totalmem() / 2 ** 30), node: process.version, platform: `${process.platform}-${process.arch}` };
   log(`pixbatch ${pkg.version} bench on ${machine.cpu}, ${cores} cores, Node ${process.version}`);
+  const png = pixpngStatus();
+  log(png.loaded ? 'PNG encoder for fast/balanced: pixpng (native)' : `PNG encoder for fast/balanced: fallback (libpng/fdeflate): pixpng ${png.reason}`);
   const report: Record<string, unknown> = {
     command: `npm run bench${process.argv.length > 2 ? ` -- ${process.argv.slice(2).join(' ')}` : ''}`,
     startedAt: started.toISOString(),
