@@ -4,14 +4,17 @@
 //   1. filters every row with the PNG filter whose residuals have the smallest sum of absolute
 //      values (None, Sub, Up, Average, Paeth: the heuristic libpng and Pillow use), and computes
 //      the zlib Adler-32 of the filtered stream on the way;
-//   2. compresses the filtered stream with its own deflate: a hash-table string matcher (one
-//      candidate per hash for the fast levels, hash chains with lazy matching above), blocks of
-//      up to BLOCK_SYMS symbols, each written with dynamic, fixed or stored codes, whichever is
+//   2. compresses the filtered stream with its own deflate, 256 KiB at a time: a hash-table
+//      string matcher (one candidate per hash for the fast levels, hash chains with lazy
+//      matching above) that takes a match only when it codes in fewer bits than its literals;
+//      each chunk is one block, written with dynamic, fixed or stored codes, whichever is
 //      smallest;
-//   3. writes signature, IHDR, IDAT chunks of at most 1 MiB, and IEND.
+//   3. writes signature, IHDR, one IDAT chunk, and IEND.
 //
 // The work runs on libuv's thread pool (napi async work), so several images encode at once.
 // Exposed to JavaScript as `encode(pixels, width, height, channels, level) -> Promise<Buffer>`.
+// The pixels are read in place while the promise is pending: the caller must not transfer or
+// detach their ArrayBuffer until it settles (a reference keeps the Buffer itself alive).
 
 #ifndef PIXPNG_STANDALONE
 #define NAPI_VERSION 8
@@ -867,7 +870,7 @@ static void deflate_chunk(deflater *d, int final) {
 // ---------------------------------------------------------------------------------------------
 // PNG
 
-static void pixpng_init(void) {
+static void pixpng_setup(void) {
   crc_init();
   tables_init();
 #ifdef PIXPNG_X86
@@ -875,6 +878,20 @@ static void pixpng_init(void) {
   have_avx2 = __builtin_cpu_supports("avx2") && getenv("PIXBATCH_NO_AVX2") == NULL;
 #endif
 }
+
+// Tables are filled once per process, however many times the addon is loaded (worker threads).
+#if defined(_WIN32)
+static void pixpng_init(void) {
+  static volatile long done;
+  if (!done) pixpng_setup(), done = 1;
+}
+#else
+#include <pthread.h>
+static void pixpng_init(void) {
+  static pthread_once_t once = PTHREAD_ONCE_INIT;
+  pthread_once(&once, pixpng_setup);
+}
+#endif
 
 #ifndef PROFILE_MARK
 #define PROFILE_MARK(i) ((void)0)
@@ -895,6 +912,8 @@ static void put_be32(uint8_t *p, uint32_t v) {
 
 #define CHUNK (256u << 10)
 #define IDAT_MAX 0x7fffffffu
+// The largest filtered stream encode() takes: stored blocks add 5 bytes per 65535, plus headers.
+#define PIXPNG_MAX_STREAM 0x7f000000ull
 
 static void encode_png(job *j) {
   const int bpp = j->channels;
@@ -1014,10 +1033,16 @@ static void complete(napi_env env, napi_status status, void *data) {
     if (s != napi_ok) {
       // Runtimes that refuse external memory: copy.
       void *copy;
-      napi_create_buffer_copy(env, r->j.png_len, r->j.png, &copy, &result);
+      s = napi_create_buffer_copy(env, r->j.png_len, r->j.png, &copy, &result);
       free(r->j.png);
     }
-    napi_resolve_deferred(env, r->deferred, result);
+    if (s == napi_ok) napi_resolve_deferred(env, r->deferred, result);
+    else {
+      napi_value msg;
+      napi_create_string_utf8(env, "out of memory for the PNG", NAPI_AUTO_LENGTH, &msg);
+      napi_create_error(env, NULL, msg, &result);
+      napi_reject_deferred(env, r->deferred, result);
+    }
   } else {
     napi_value msg;
     napi_create_string_utf8(env, r->j.error ? r->j.error : "encoding was cancelled", NAPI_AUTO_LENGTH, &msg);
@@ -1054,10 +1079,14 @@ static napi_value encode(napi_env env, napi_callback_info info) {
   if (width == 0 || height == 0 || width > 0x7fffffff || height > 0x7fffffff) return throw_type(env, "width and height must be 1 to 2^31-1");
   if (channels < 1 || channels > 4) return throw_type(env, "channels must be 1 to 4");
   if ((uint64_t)width * height * channels != len) return throw_type(env, "pixels must hold width*height*channels bytes");
-  if ((uint64_t)(width * (uint64_t)channels + 1) * height > 0xffffffffull - (1u << 20))
+  // One IDAT chunk holds at most 2^31 - 1 bytes: keep even a stored (incompressible) stream within it.
+  if ((uint64_t)(width * (uint64_t)channels + 1) * height > PIXPNG_MAX_STREAM)
     return throw_type(env, "image too large for this encoder");
   request *r = calloc(1, sizeof *r);
-  if (!r) return throw_type(env, "out of memory");
+  if (!r) {
+    napi_throw_error(env, NULL, "out of memory");
+    return NULL;
+  }
   r->j = (job){data, width, height, (int)channels, level, NULL, 0, NULL};
   napi_create_reference(env, argv[0], 1, &r->input);
   napi_value promise, name;

@@ -25,6 +25,9 @@ export const PNG_PRESETS: Record<Preset, { compressionLevel: number; adaptiveFil
   small: { compressionLevel: 6, adaptiveFiltering: true },
 };
 
+/** The largest filtered PNG stream (rows plus their filter bytes) pixpng takes; larger images go to libpng. */
+const PIXPNG_MAX_STREAM = 0x7f000000;
+
 /** Which encoder wrote a PNG. */
 export type PngEncoder = 'pixpng' | 'fdeflate' | 'libpng';
 
@@ -96,7 +99,9 @@ export async function encodeRawPng(
   options: RawPngOptions = {},
 ): Promise<{ data: Buffer; encoder: PngEncoder } | undefined> {
   const level = PNG_PRESETS[preset].pixpngLevel;
-  if (level !== undefined && options.native !== false && raw.length === width * height * channels && channels >= 1 && channels <= 4) {
+  // pixpng writes one IDAT chunk (at most 2^31 - 1 bytes), so it takes filtered streams up to PIXPNG_MAX_STREAM.
+  const stream = (width * channels + 1) * height;
+  if (level !== undefined && options.native !== false && raw.length === width * height * channels && channels >= 1 && channels <= 4 && stream <= PIXPNG_MAX_STREAM) {
     const pixpng = loadPixpng();
     if (pixpng) return { data: await pixpng.encode(raw, width, height, channels as 1 | 2 | 3 | 4, level), encoder: 'pixpng' };
   }
