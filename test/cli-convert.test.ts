@@ -7,7 +7,7 @@ import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import sharp from 'sharp';
-import { generate, type Report, type Summary } from '../src/index.js';
+import { generate, pixpngStatus, type Report, type Summary } from '../src/index.js';
 
 const repo = join(dirname(fileURLToPath(import.meta.url)), '..');
 
@@ -18,9 +18,14 @@ interface Run {
 }
 
 function pixbatch(...args: string[]): Promise<Run> {
+  return pixbatchWith({}, ...args);
+}
+
+function pixbatchWith(env: Record<string, string>, ...args: string[]): Promise<Run> {
   return new Promise((resolve, reject) => {
     const child = spawn(process.execPath, ['--import', 'tsx', join(repo, 'src', 'cli', 'main.ts'), ...args], {
       cwd: repo,
+      env: { ...process.env, ...env },
       stdio: ['ignore', 'pipe', 'pipe'],
     });
     let stdout = '';
@@ -180,5 +185,16 @@ describe('pixbatch convert', () => {
     assert.equal(r.code, 0, r.stderr);
     assert.match(r.stdout + r.stderr, /5/);
     assert.notEqual((r.stdout + r.stderr).trim(), '');
+    if (pixpngStatus().loaded) assert.doesNotMatch(r.stderr, /own encoder/, 'no note when the native encoder ran');
+  });
+
+  test('says on stderr when PNGs went through libpng because the native encoder is unavailable, and why', async () => {
+    const r = await pixbatchWith({ PIXBATCH_NATIVE: '0' }, 'convert', good, out('no-native'));
+    assert.equal(r.code, 0, r.stderr);
+    assert.match(r.stderr, /without pixbatch's own encoder .*unavailable: turned off by PIXBATCH_NATIVE=0/);
+    assert.equal((await images(out('no-native'))).length, 5);
+    // --preset small always uses libpng: nothing to say.
+    const small = await pixbatchWith({ PIXBATCH_NATIVE: '0' }, 'convert', good, out('no-native-small'), '--preset', 'small');
+    assert.doesNotMatch(small.stderr, /own encoder/);
   });
 });

@@ -1,5 +1,5 @@
 import { Command, Option } from 'commander';
-import type { ImageRecord, Summary } from '../interfaces.js';
+import type { ConversionSpec, ImageRecord, Summary } from '../interfaces.js';
 import { UsageError } from '../errors.js';
 import { FITS, OUTPUT_FORMATS, OVERWRITE_POLICIES, PRESETS, WATERMARK_POSITIONS, type ConvertOptions } from '../options.js';
 import { exitCodeOf } from '../report/summary.js';
@@ -170,8 +170,20 @@ Examples:
       if (flags.json) process.stdout.write(`${JSON.stringify(summary)}\n`);
       if (estimateText && !quiet) (flags.json ? process.stderr : process.stdout).write(`${estimateText}\n`);
       if (!quiet) printSummary(summary, flags.json ? process.stderr : process.stdout);
+      if (!quiet && !flags.dryRun && summary.spec && summary.counts.converted > 0) await noteSlowPngEncoder(summary.spec);
       process.exitCode = exitCodeOf(summary);
     });
+}
+
+/** Says so when PNGs that pixbatch's own encoder would have written went through libpng, and why. */
+async function noteSlowPngEncoder(spec: ConversionSpec): Promise<void> {
+  const [{ usesFastPng, PNG_PRESETS }, { pixpngStatus }] = await Promise.all([import('../convert/encode.js'), import('../convert/pixpng.js')]);
+  if (!usesFastPng(spec) || PNG_PRESETS[spec.preset].pixpngLevel === undefined) return;
+  const status = pixpngStatus();
+  if (status.loaded) return;
+  process.stderr.write(
+    `pixbatch: note: PNGs were encoded without pixbatch's own encoder (several times faster), which is unavailable: ${status.reason}\n`,
+  );
 }
 
 interface EstimateFlags {
