@@ -3,7 +3,6 @@
 // converted with the right pixels, and nothing is lost or left half-written.
 import { test, describe, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
 import { chmod, cp, mkdir, mkdtemp, readFile, readdir, rm, stat, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
@@ -11,6 +10,7 @@ import { fileURLToPath } from 'node:url';
 import sharp from 'sharp';
 import { convert, type Summary } from '../src/index.js';
 import { LONG_NAME } from './fixtures/make-fixtures.js';
+import { runPixbatch, type CliRun } from './harness/cli.js';
 
 const repo = join(dirname(fileURLToPath(import.meta.url)), '..');
 const FIXTURES = join(repo, 'test', 'fixtures', 'images');
@@ -238,21 +238,7 @@ describe('bad locations', () => {
   });
 });
 
-function runCli(args: string[], as: { uid?: number; gid?: number; home?: string }): Promise<{ code: number | null; stdout: string; stderr: string }> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, ['--import', 'tsx', join(repo, 'src', 'cli', 'main.ts'), ...args], {
-      cwd: repo,
-      stdio: ['ignore', 'pipe', 'pipe'],
-      uid: as.uid,
-      gid: as.gid,
-      env: { ...process.env, ...(as.home ? { HOME: as.home, USER: 'nobody' } : {}) },
-    });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (d) => (stdout += d));
-    child.stderr.on('data', (d) => (stderr += d));
-    child.on('error', reject);
-    child.on('close', (code) => resolve({ code, stdout, stderr }));
-  });
+function runCli(args: string[], as: { uid?: number; gid?: number; home?: string }): Promise<CliRun> {
+  return runPixbatch(args, { uid: as.uid, gid: as.gid, env: as.home ? { HOME: as.home, USER: 'nobody' } : {} });
 }
 

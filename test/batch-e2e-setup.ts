@@ -1,10 +1,11 @@
 // Shared set-up of the Batch engine's tests: Azurite with generated images, the bundle built once.
-import { spawn, type ChildProcess } from 'node:child_process';
+import { spawn } from 'node:child_process';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import pLimit from 'p-limit';
 import { startAzurite, type Azurite } from './harness/azurite.js';
 import { jpegBuffer } from './harness/images.js';
+import { outputOf } from './harness/cli.js';
 import { openStore } from '../src/store/index.js';
 import { buildBundle, type Bundle } from '../src/batch/bundle.js';
 
@@ -43,18 +44,6 @@ export async function uploadImages(location: string, count: number, broken: Reco
     ...Object.entries(broken).map(([name, data]) => limit(() => store.write(name, data))),
   ]);
   await store.close?.();
-}
-
-/** Waits for a child process and collects what it printed. */
-export function outputOf(child: ChildProcess): Promise<{ code: number; stdout: string; stderr: string }> {
-  let stdout = '';
-  let stderr = '';
-  child.stdout?.on('data', (d) => (stdout += d));
-  child.stderr?.on('data', (d) => (stderr += d));
-  return new Promise((resolve, reject) => {
-    child.on('error', reject);
-    child.on('close', (code) => resolve({ code: code ?? 1, stdout, stderr }));
-  });
 }
 
 /** Runs `/bin/sh -c`-style command lines as a Batch node would, and collects what they print. */

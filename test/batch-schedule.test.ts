@@ -3,7 +3,6 @@
 // convert only what is new.
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
 import { BatchClient, BatchSharedKeyCredential, type BatchJobScheduleSpec } from '../src/batch/client.js';
 import { deployBundle } from '../src/batch/deploy.js';
 import { JobFolder, jobFolderLocation } from '../src/batch/job-folder.js';
@@ -11,18 +10,14 @@ import { mergeReport } from '../src/batch/merge-report.js';
 import { runScheduledJob, SCHEDULE_MANAGER_TASK_ID, SCHEDULE_SETTINGS_VAR, scheduleSpec, type ScheduleSettings } from '../src/batch/schedule.js';
 import { openStore } from '../src/store/index.js';
 import { startBatchStandIn, type BatchStandIn } from './batch-standin/index.js';
-import { outputOf, repoPath, storage, testBundle, uploadImages } from './batch-e2e-setup.js';
+import { storage, testBundle, uploadImages } from './batch-e2e-setup.js';
+import { runPixbatch, type CliRun } from './harness/cli.js';
 import { META_SOURCE_ETAG } from '../src/convert/spec.js';
 import { jpegBuffer } from './harness/images.js';
 
 /** Runs `pixbatch batch ARGS…` as a user would, with the Batch account and storage from the environment. */
-function cli(args: string[], env: Record<string, string>): Promise<{ code: number; stdout: string; stderr: string }> {
-  return outputOf(
-    spawn(process.execPath, ['--import', 'tsx', repoPath('src', 'cli', 'main.ts'), 'batch', ...args], {
-      env: { ...process.env, ...env },
-      stdio: ['ignore', 'pipe', 'pipe'],
-    }),
-  );
+function cli(args: string[], env: Record<string, string>): Promise<CliRun> {
+  return runPixbatch(['batch', ...args], { env });
 }
 
 const IDENTITY = '/subscriptions/0/resourceGroups/rg/providers/Microsoft.ManagedIdentity/userAssignedIdentities/pixbatch';

@@ -1,40 +1,20 @@
 // `pixbatch convert` as a user runs it: a child process, its exit code, stdout and stderr.
 import { test, describe, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
 import { mkdtemp, readFile, readdir, rm, stat } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
-import { dirname, join } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { join } from 'node:path';
 import sharp from 'sharp';
 import { generate, pixpngStatus, type Report, type Summary } from '../src/index.js';
+import { runPixbatch, type CliRun } from './harness/cli.js';
 
-const repo = join(dirname(fileURLToPath(import.meta.url)), '..');
 
-interface Run {
-  code: number | null;
-  stdout: string;
-  stderr: string;
+function pixbatch(...args: string[]): Promise<CliRun> {
+  return runPixbatch(args);
 }
 
-function pixbatch(...args: string[]): Promise<Run> {
-  return pixbatchWith({}, ...args);
-}
-
-function pixbatchWith(env: Record<string, string>, ...args: string[]): Promise<Run> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, ['--import', 'tsx', join(repo, 'src', 'cli', 'main.ts'), ...args], {
-      cwd: repo,
-      env: { ...process.env, ...env },
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (d) => (stdout += d));
-    child.stderr.on('data', (d) => (stderr += d));
-    child.on('error', reject);
-    child.on('close', (code) => resolve({ code, stdout, stderr }));
-  });
+function pixbatchWith(env: Record<string, string>, ...args: string[]): Promise<CliRun> {
+  return runPixbatch(args, { env });
 }
 
 async function images(dir: string): Promise<string[]> {

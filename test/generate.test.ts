@@ -7,6 +7,7 @@ import { join } from 'node:path';
 import sharp from 'sharp';
 import { generate } from '../src/index.js';
 import { UsageError } from '../src/errors.js';
+import { runPixbatch, type CliRun } from './harness/cli.js';
 
 async function walk(dir: string): Promise<string[]> {
   const out: string[] = [];
@@ -22,16 +23,8 @@ async function contents(dir: string): Promise<Map<string, Buffer>> {
   return map;
 }
 
-function runCli(args: string[]): Promise<{ code: number | null; stdout: string; stderr: string }> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, ['--import', 'tsx', 'src/cli/main.ts', ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (d) => (stdout += d));
-    child.stderr.on('data', (d) => (stderr += d));
-    child.on('error', reject);
-    child.on('close', (code) => resolve({ code, stdout, stderr }));
-  });
+function runCli(args: string[]): Promise<CliRun> {
+  return runPixbatch(args);
 }
 
 let root: string;
