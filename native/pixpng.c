@@ -15,6 +15,9 @@
 // Exposed to JavaScript as `encode(pixels, width, height, channels, level) -> Promise<Buffer>`.
 // The pixels are read in place while the promise is pending: the caller must not transfer or
 // detach their ArrayBuffer until it settles (a reference keeps the Buffer itself alive).
+//
+// Defining PIXPNG_STANDALONE leaves out the Node-API glue, so that a C program can #include this
+// file and call pixpng_init() and encode_png() directly (for fuzzing under sanitizers).
 
 #ifndef PIXPNG_STANDALONE
 #define NAPI_VERSION 8
@@ -450,8 +453,8 @@ typedef struct {
 // Whether a match pays for itself against the literals it replaces: its length and distance codes
 // cost about 13 bits plus the distance's extra bits. Short matches far away in photographs'
 // noise cost more than the literals.
-static inline int worth(const blockstate *b, uint32_t len, uint32_t dist) {
-  return len * b->lit_cost > (13u + dist_extra[dcode(dist)]) * 16u;
+static inline int worth(const blockstate *b, uint32_t len, uint32_t dc) {
+  return len * b->lit_cost > (13u + dist_extra[dc]) * 16u;
 }
 
 static inline void emit(blockstate *b, uint32_t lit, uint32_t len, uint32_t dist, uint32_t dc) {
@@ -659,8 +662,7 @@ typedef struct {
   int filters; // PNG filter types tried per row (bit f for type f)
 } params;
 
-static const params LEVELS[10] = {
-    /* 0 (as 1) */ {0, 258, 0, 0, 2, 31},
+static const params LEVELS[9] = {
     /* 1 */ {0, 258, 0, 0, 2, 31},
     /* 2 */ {0, 258, 0, 16, 2, 31},
     /* 3 */ {4, 64, 0, 16, 3, 31},
@@ -722,6 +724,13 @@ static inline uint32_t back_len(const deflater *d, size_t ip, size_t c, size_t a
   return n;
 }
 
+// Ends the block at `anchor` when the sequence buffer is full, so that one more sequence fits.
+static void make_room(deflater *d, size_t anchor) {
+  if (d->b.nseq < SEQ_MAX - 1) return;
+  flush_block(&d->b, d->block_start, anchor, 0);
+  d->block_start = anchor;
+}
+
 // The one-candidate matcher: LZ4-style, with backward extension, stepping faster through
 // stretches without matches (sensor noise) when p->skip is set.
 static size_t match_fast(deflater *d, size_t ip, size_t mlimit) {
@@ -742,15 +751,11 @@ static size_t match_fast(deflater *d, size_t ip, size_t mlimit) {
       if (back > MAX_MATCH - len) back = MAX_MATCH - len;
       len += back;
       dc = (uint32_t)dcode(dist);
-      if (len * b->lit_cost <= (13u + dist_extra[dc]) * 16u) len = 0;
-      else ip -= back;
+      if (worth(b, len, dc)) ip -= back;
+      else len = 0;
     }
     if (len) {
-      if (b->nseq >= SEQ_MAX - 1) {
-        d->anchor = anchor;
-        flush_block(b, d->block_start, anchor, 0);
-        d->block_start = anchor;
-      }
+      make_room(d, anchor);
       emit(b, (uint32_t)(ip - anchor), len, dist, dc);
       size_t end = ip + len;
       if (len <= (uint32_t)p->insert)
@@ -790,7 +795,7 @@ static inline uint32_t longest(deflater *d, size_t pos, uint32_t cand, uint32_t 
     if (nxt >= cand) break;
     cand = nxt;
   }
-  return best >= MIN_MATCH && worth(&d->b, best, *dist_out) ? best : 0;
+  return best >= MIN_MATCH && worth(&d->b, best, (uint32_t)dcode(*dist_out)) ? best : 0;
 }
 
 static inline uint32_t insert(deflater *d, size_t pos) {
@@ -823,10 +828,7 @@ static size_t match_chain(deflater *d, size_t ip, size_t mlimit) {
         dist = d2;
       }
     }
-    if (b->nseq >= SEQ_MAX - 1) {
-      flush_block(b, d->block_start, anchor, 0);
-      d->block_start = anchor;
-    }
+    make_room(d, anchor);
     emit(b, (uint32_t)(ip - anchor), len, dist, (uint32_t)dcode(dist));
     size_t end = ip + len;
     if (len <= (uint32_t)p->insert)
@@ -846,13 +848,10 @@ static void deflate_chunk(deflater *d, int final) {
   size_t mlimit = end > LOOKAHEAD ? end - LOOKAHEAD : 0;
   size_t ip = d->ip;
   if (ip < mlimit) ip = d->p->chain ? match_chain(d, ip, mlimit) : match_fast(d, ip, mlimit);
+  // The matchers stop at or past mlimit, never past end - 8.
   size_t stop = final ? end : (ip > mlimit ? ip : mlimit);
-  if (stop < ip) stop = ip;
   blockstate *b = &d->b;
-  if (b->nseq >= SEQ_MAX - 1) {
-    flush_block(b, d->block_start, d->anchor, 0);
-    d->block_start = d->anchor;
-  }
+  make_room(d, d->anchor);
   if (stop > d->anchor) emit(b, (uint32_t)(stop - d->anchor), 0, 0, 0);
   flush_block(b, d->block_start, stop, final);
   d->ip = d->anchor = d->block_start = stop;
@@ -893,10 +892,6 @@ static void pixpng_init(void) {
 }
 #endif
 
-#ifndef PROFILE_MARK
-#define PROFILE_MARK(i) ((void)0)
-#endif
-
 typedef struct {
   const uint8_t *pixels;
   uint32_t width, height;
@@ -919,7 +914,7 @@ static void encode_png(job *j) {
   const int bpp = j->channels;
   const size_t stride = (size_t)j->width * bpp;
   const size_t flen = (stride + 1) * j->height;
-  const params *p = &LEVELS[j->level < 1 ? 1 : j->level > 9 ? 9 : j->level];
+  const params *p = &LEVELS[(j->level < 1 ? 1 : j->level > 9 ? 9 : j->level) - 1];
   deflater d;
   memset(&d, 0, sizeof d);
   d.p = p;
@@ -958,7 +953,6 @@ static void encode_png(job *j) {
   d.b.in = d.buf;
   d.b.lit_cost = 6 * 16;
 
-  PROFILE_MARK(0);
   uint32_t adler = 1;
   uint8_t *rows[2] = {scratch + PAD, scratch + (stride + 2 * PAD) + PAD};
   rowscratch rs;
@@ -978,8 +972,6 @@ static void encode_png(job *j) {
   bw_align(&d.b.w);
   put_be32(d.b.w.buf + d.b.w.pos, adler);
   d.b.w.pos += 4;
-  PROFILE_MARK(1);
-  PROFILE_MARK(2);
   size_t zlen = d.b.w.pos;
   if (zlen > IDAT_MAX) {
     j->error = "compressed image too large for one PNG chunk";
@@ -993,7 +985,6 @@ static void encode_png(job *j) {
   memcpy(o + 4, "IEND", 4);
   put_be32(o + 8, crc32_update(0, o + 4, 4));
   o += 12;
-  PROFILE_MARK(3);
   j->png = png;
   j->png_len = (size_t)(o - png);
 done:
