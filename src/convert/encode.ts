@@ -11,8 +11,8 @@ import { loadPixpng } from './pixpng.js';
  * `fast` and `balanced` use pixbatch's own encoder (native/pixpng.c) at `pixpngLevel` when it was
  * built at install: the same adaptive row filter as libpng, then a deflate that stops looking for
  * repeats where there are none (a photograph's noise) and codes those stretches byte by byte.
- * Level 1 is 10-30 times faster than Pillow's zlib 6 for 8-15% larger files; level 3 is
- * 10-20 times faster for files within 8% of Pillow's.
+ * End to end, per core, `npm run bench` measured level 1 at 7-18x Pillow for files 8-24% larger,
+ * level 3 at 5-16x Pillow for files 1-8% larger (README, "Performance").
  *
  * Without the native encoder (no compiler at install), they fall back to libpng with zlib-ng at
  * `compressionLevel`, or fdeflate (@napi-rs/image) where two sample strips show its output within
@@ -98,15 +98,16 @@ export async function encodeRawPng(
   preset: Preset,
   options: RawPngOptions = {},
 ): Promise<{ data: Buffer; encoder: PngEncoder } | undefined> {
+  if (raw.length !== width * height * channels) return undefined;
   const level = PNG_PRESETS[preset].pixpngLevel;
   // pixpng writes one IDAT chunk (at most 2^31 - 1 bytes), so it takes filtered streams up to PIXPNG_MAX_STREAM.
   const stream = (width * channels + 1) * height;
-  if (level !== undefined && options.native !== false && raw.length === width * height * channels && channels >= 1 && channels <= 4 && stream <= PIXPNG_MAX_STREAM) {
+  if (level !== undefined && options.native !== false && channels >= 1 && channels <= 4 && stream <= PIXPNG_MAX_STREAM) {
     const pixpng = loadPixpng();
     if (pixpng) return { data: await pixpng.encode(raw, width, height, channels as 1 | 2 | 3 | 4, level), encoder: 'pixpng' };
   }
   const within = PNG_PRESETS[preset].fdeflateWithin;
-  if (within === undefined || (channels !== 3 && channels !== 4) || raw.length !== width * height * channels) return undefined;
+  if (within === undefined || (channels !== 3 && channels !== 4)) return undefined;
   const stride = width * channels;
   const rows = Math.min(32, Math.max(8, Math.round(height / 96)));
   if (height < rows * 4) {
