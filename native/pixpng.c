@@ -405,11 +405,11 @@ static inline void bw_add(bitwriter *w, uint64_t v, unsigned nb) {
   w->n += nb;
 }
 
+// Writes out the whole bytes of the accumulator; it must hold at most 63 bits.
 static inline void bw_flush(bitwriter *w) {
   memcpy(w->buf + w->pos, &w->bits, 8);
-  unsigned bytes = w->n >> 3;
-  w->pos += bytes;
-  w->bits = bytes ? (bytes == 8 ? 0 : w->bits >> (bytes * 8)) : w->bits;
+  w->pos += w->n >> 3;
+  w->bits >>= w->n & 56;
   w->n &= 7;
 }
 
@@ -491,12 +491,13 @@ static void write_seqs(blockstate *b, const uint8_t *p, const uint8_t *ll_len, c
     const seq q = b->seqs[s];
     uint32_t k = 0;
     if (four)
+      // Four codes of at most 14 bits are joined off the accumulator's dependency chain, then
+      // added with one shift.
       for (; k + 4 <= q.lit; k += 4) {
         uint32_t e0 = lit[p[k]], e1 = lit[p[k + 1]], e2 = lit[p[k + 2]], e3 = lit[p[k + 3]];
-        bw_add(&w, e0 & 0xffff, e0 >> 16);
-        bw_add(&w, e1 & 0xffff, e1 >> 16);
-        bw_add(&w, e2 & 0xffff, e2 >> 16);
-        bw_add(&w, e3 & 0xffff, e3 >> 16);
+        unsigned n0 = e0 >> 16, n01 = n0 + (e1 >> 16), n2 = e2 >> 16, n23 = n2 + (e3 >> 16);
+        uint64_t v01 = (e0 & 0xffff) | (uint64_t)(e1 & 0xffff) << n0, v23 = (e2 & 0xffff) | (uint64_t)(e3 & 0xffff) << n2;
+        bw_add(&w, v01 | v23 << n01, n01 + n23);
         bw_flush(&w);
       }
     for (; k + 3 <= q.lit; k += 3) {
