@@ -279,6 +279,45 @@ async function childStatus(node: string, script: string, env: NodeJS.ProcessEnv 
   return JSON.parse(stdout.trim().split('\n').at(-1)!);
 }
 
+test('the baseline x86 paths (PIXBATCH_NO_AVX2=1: SSE2 filters, table CRC) write the same bytes as the default ones', { skip }, async () => {
+  // Filter choice, deflate and checksums are deterministic, so every path must give identical
+  // files; on a CPU with AVX2 and PCLMUL this compares two different implementations.
+  const [w, h] = [611, 203]; // rows that are not a multiple of any vector width
+  const cases = [
+    { channels: 3, level: 1 },
+    { channels: 4, level: 3 },
+    { channels: 1, level: 6 },
+  ] as const;
+  const script = [
+    `import { createHash } from 'node:crypto';`,
+    `import { encodePixpng } from ${JSON.stringify(pathToFileURL(join(ROOT, 'src', 'convert', 'pixpng.ts')).href)};`,
+    `import { paintPicture } from ${JSON.stringify(pathToFileURL(join(ROOT, 'src', 'generate', 'picture.ts')).href)};`,
+    `import { Random } from ${JSON.stringify(pathToFileURL(join(ROOT, 'src', 'generate', 'random.ts')).href)};`,
+    `const rgb = paintPicture(${w}, ${h}, new Random(11), 'paths');`,
+    `const out = [];`,
+    `for (const { channels, level } of ${JSON.stringify(cases)}) {`,
+    `  const px = Buffer.alloc(${w * h} * channels);`,
+    `  for (let p = 0; p < ${w * h}; p++) for (let k = 0; k < channels; k++) px[p * channels + k] = rgb[p * 3 + (k % 3)] ^ (k * 37);`,
+    `  out.push(createHash('sha256').update(await encodePixpng(px, ${w}, ${h}, channels, level)).digest('hex'));`,
+    `}`,
+    `console.log(JSON.stringify(out));`,
+  ].join('\n');
+  const dir = await mkdtemp(join(tmpdir(), 'pixbatch-pixpng-paths-'));
+  try {
+    await writeFile(join(dir, 'paths.mts'), script);
+    const hashes = async (env: NodeJS.ProcessEnv) => {
+      const { stdout } = await run(process.execPath, ['--import', 'tsx', join(dir, 'paths.mts')], { cwd: ROOT, env: { ...process.env, ...env } });
+      return JSON.parse(stdout.trim().split('\n').at(-1)!) as string[];
+    };
+    const [fast, baseline] = await Promise.all([hashes({}), hashes({ PIXBATCH_NO_AVX2: '1' })]);
+    assert.equal(fast.length, cases.length);
+    assert.deepEqual(baseline, fast);
+  } finally {
+    await rm(dir, { recursive: true, force: true });
+  }
+});
+
+
 test('the loader reports why it is not used: turned off, not built, build failed, or not loadable', async () => {
   const dir = await mkdtemp(join(tmpdir(), 'pixbatch-pixpng-'));
   try {
