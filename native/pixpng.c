@@ -302,7 +302,6 @@ static const uint8_t dist_extra[30] = {0, 0, 0, 0, 1, 1, 2, 2, 3, 3, 4, 4, 5, 5,
 static const uint8_t clen_order[19] = {16, 17, 18, 0, 8, 7, 9, 6, 10, 5, 11, 4, 12, 3, 13, 2, 14, 1, 15};
 
 static uint8_t len_code[259];     // match length -> length code index 0..28
-static uint8_t dist_code_lo[512]; // distance-1 < 256 -> code; else (distance-1)>>7 indexes
 static uint8_t fixed_ll_len[288], fixed_d_len[30];
 
 static void tables_init(void) {
@@ -312,20 +311,17 @@ static void tables_init(void) {
     for (int l = len_base[c]; l < end && l <= 258; l++) len_code[l] = (uint8_t)c;
   }
   len_code[258] = 28;
-  for (int c = 0; c < 30; c++) {
-    int lo = dist_base[c] - 1, hi = (c == 29 ? 32768 : dist_base[c + 1] - 1);
-    for (int d = lo; d < hi; d++) {
-      if (d < 256) dist_code_lo[d] = (uint8_t)c;
-      else dist_code_lo[256 + (d >> 7)] = (uint8_t)c;
-    }
-  }
   for (int i = 0; i < 288; i++) fixed_ll_len[i] = i < 144 ? 8 : i < 256 ? 9 : i < 280 ? 7 : 8;
   for (int i = 0; i < 30; i++) fixed_d_len[i] = 5;
 }
 
+// Distance code of a distance (1..32768), without a branch: past the first four, each power of
+// two holds two codes, told apart by the bit below the leading one.
 static inline int dcode(uint32_t dist) {
   uint32_t d = dist - 1;
-  return d < 256 ? dist_code_lo[d] : dist_code_lo[256 + (d >> 7)];
+  uint32_t n = 31 - (uint32_t)__builtin_clz(d | 1);
+  uint32_t code = 2 * n + ((d >> (n - (n > 0))) & 1);
+  return (int)(d < 4 ? d : code);
 }
 
 // ---------------------------------------------------------------------------------------------
