@@ -1,4 +1,4 @@
-import { availableParallelism } from 'node:os';
+import { defaultConcurrency } from './concurrency.js';
 import { invalidOption, UsageError } from './errors.js';
 import type {
   ConversionSpec,
@@ -161,7 +161,7 @@ export function resolveOptions(o: Omit<ConvertOptions, 'source' | 'destination'>
     ...(size ? { resize: { ...size, fit } } : {}),
     ...(watermark ? { watermark } : {}),
   };
-  const concurrency = integer('concurrency', o.concurrency, 1, 1024) ?? availableParallelism();
+  const concurrency = integer('concurrency', o.concurrency, 1, 1024) ?? defaultConcurrency();
   const ioConcurrency = integer('io-concurrency', o.ioConcurrency, 1, 4096) ?? Math.max(8, concurrency * 4);
   const globs = (name: string, v: unknown): string[] | undefined => {
     if (v === undefined) return undefined;

@@ -1,7 +1,7 @@
 import { test, describe, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { mkdtemp, mkdir, readFile, readdir, rm, stat, utimes, writeFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { availableParallelism, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import sharp from 'sharp';
 import { convert } from '../src/index.js';
@@ -229,6 +229,13 @@ describe('options', () => {
     assert.equal(concurrencyFromArgs(['convert', 'a', 'b', '--concurrency', '6']), 6);
     assert.equal(concurrencyFromArgs(['convert', '--concurrency=3']), 3);
     assert.equal(threadPoolSizeFor(['-c', '5']), 5 + IO_THREADS);
+  });
+
+  test('without --concurrency one image more than the cores converts at once, and the pool has a thread for it', () => {
+    const cores = availableParallelism();
+    assert.equal(resolveOptions({}).concurrency, cores + 1);
+    assert.equal(concurrencyFromArgs(['convert', 'a', 'b']), cores + 1);
+    assert.equal(threadPoolSizeFor(['convert', 'a', 'b']), cores + 1 + IO_THREADS);
   });
 });
 

@@ -97,7 +97,7 @@ export function registerConvert(program: Command): void {
     .argument('<source>', 'folder, https://ACCOUNT.blob.core.windows.net/CONTAINER/PREFIX or az://CONTAINER/PREFIX')
     .argument('<destination>', 'folder or Blob Storage location; created if missing');
   addConversionOptions(cmd)
-    .option('-c, --concurrency <n>', 'images converting at once (default: number of cores)')
+    .option('-c, --concurrency <n>', 'images converting at once (default: cores + 1)')
     .option('--io-concurrency <n>', 'reads and writes in flight (default: 4 x concurrency, at least 8)')
     .option('--dry-run', 'list what would be done and convert nothing')
     .option('--json', 'print one JSON summary on stdout at the end')

@@ -1,9 +1,9 @@
-import { availableParallelism } from 'node:os';
+import { defaultConcurrency } from '../concurrency.js';
 
 /** Extra pool threads beyond the converting ones, so file reads and writes never wait behind a conversion. */
 export const IO_THREADS = 2;
 
-/** Reads `--concurrency N` (or `--concurrency=N`) from raw arguments; defaults to the number of cores. */
+/** Reads `--concurrency N` (or `--concurrency=N`) from raw arguments; defaults to one more than the cores. */
 export function concurrencyFromArgs(args: string[]): number {
   for (let i = 0; i < args.length; i++) {
     const a = args[i]!;
@@ -15,7 +15,7 @@ export function concurrencyFromArgs(args: string[]): number {
       if (Number.isInteger(n) && n >= 1) return n;
     }
   }
-  return availableParallelism();
+  return defaultConcurrency();
 }
 
 /** libuv pool size for a run: one thread per image converting at once, plus I/O headroom. */

@@ -11,7 +11,7 @@ export function registerWorker(program: Command): void {
     .description('convert one shard of a Batch job (run by the job\'s tasks)')
     .requiredOption('--job-folder <location>', 'the job folder: DESTINATION/.pixbatch/jobs/JOB_ID')
     .requiredOption('--shard <n>', 'shard number')
-    .option('-c, --concurrency <n>', 'images converting at once (default: cores)')
+    .option('-c, --concurrency <n>', 'images converting at once (default: cores + 1)')
     .action(async (flags: { jobFolder: string; shard: string; concurrency?: string }) => {
       if (!/^\d+$/.test(flags.shard)) throw invalidOption('shard', 'integer >= 0', flags.shard);
       const concurrency = flags.concurrency === undefined ? undefined : Number(flags.concurrency);
