@@ -11,8 +11,8 @@ import { loadPixpng } from './pixpng.js';
  * `fast` and `balanced` use pixbatch's own encoder (native/pixpng.c) at `pixpngLevel` when it was
  * built at install: the same adaptive row filter as libpng, then a deflate that stops looking for
  * repeats where there are none (a photograph's noise) and codes those stretches byte by byte.
- * End to end, per core, `npm run bench` measured level 1 at 7-18x Pillow for files 8-24% larger,
- * level 3 at 5-16x Pillow for files 1-8% larger (README, "Performance").
+ * End to end, per core, `npm run bench` measured level 1 at 8-18x Pillow for files 8-24% larger,
+ * level 3 at 5.7-17x Pillow for files 1-8% larger (README, "Performance").
  *
  * Without the native encoder (no compiler at install), they fall back to libpng with zlib-ng at
  * `compressionLevel`, or fdeflate (@napi-rs/image) where two sample strips show its output within
