@@ -2,7 +2,6 @@
 // job the schedule makes starts with a job manager task that plans the run on a node (only what is
 // new or stale, thanks to up-to-date detection), writes the shards and adds one task per shard, with
 // the same job preparation, task specs and job folder as `convert --pool`.
-import { defaultConcurrency } from '../concurrency.js';
 import type { AccessToken, TokenCredential } from '@azure/core-auth';
 import { JobError, UsageError } from '../errors.js';
 import type { Store } from '../interfaces.js';
@@ -352,7 +351,7 @@ export async function runScheduledJob(env: NodeJS.ProcessEnv = process.env, opti
     throw new UsageError(`Expected JSON in ${SCHEDULE_SETTINGS_VAR}`);
   }
   const client = options.client ?? new BatchClient(accountUrl, batchTaskTokenCredential(token!));
-  const resolved = resolveOptions({ ...settings.conversion, concurrency: settings.conversion.concurrency ?? defaultConcurrency() });
+  const resolved = resolveOptions(settings.conversion);
   const folderUrl = jobFolderLocation(settings.destination, jobId);
   let source: Store | undefined;
   let destination: Store | undefined;
