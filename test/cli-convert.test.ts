@@ -8,7 +8,6 @@ import sharp from 'sharp';
 import { generate, pixpngStatus, type Report, type Summary } from '../src/index.js';
 import { runPixbatch, type CliRun } from './harness/cli.js';
 
-
 function pixbatch(...args: string[]): Promise<CliRun> {
   return runPixbatch(args);
 }

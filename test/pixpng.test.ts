@@ -273,11 +273,13 @@ test('eight encodes at once each return a correct PNG of their own image and lea
   }
 });
 
-/** Runs a module in a fresh process (the loader remembers its answer per process) and parses what it prints. */
-async function childStatus(node: string, script: string, env: NodeJS.ProcessEnv = {}): Promise<{ loaded: boolean; path?: string; reason?: string }> {
-  const { stdout } = await run(node, [...(script.endsWith('.ts') ? ['--import', 'tsx'] : []), script], { cwd: ROOT, env: { ...process.env, ...env } });
-  return JSON.parse(stdout.trim().split('\n').at(-1)!);
+/** Runs a module in a fresh process (the loader remembers its answer per process) and parses the last line it prints as JSON. */
+async function childJson<T>(node: string, script: string, env: NodeJS.ProcessEnv = {}): Promise<T> {
+  const { stdout } = await run(node, [...(/\.m?ts$/.test(script) ? ['--import', 'tsx'] : []), script], { cwd: ROOT, env: { ...process.env, ...env } });
+  return JSON.parse(stdout.trim().split('\n').at(-1)!) as T;
 }
+
+type Status = { loaded: boolean; path?: string; reason?: string };
 
 test('the baseline x86 paths (PIXBATCH_NO_AVX2=1: SSE2 filters, table CRC) write the same bytes as the default ones', { skip }, async () => {
   // Filter choice, deflate and checksums are deterministic, so every path must give identical
@@ -305,10 +307,7 @@ test('the baseline x86 paths (PIXBATCH_NO_AVX2=1: SSE2 filters, table CRC) write
   const dir = await mkdtemp(join(tmpdir(), 'pixbatch-pixpng-paths-'));
   try {
     await writeFile(join(dir, 'paths.mts'), script);
-    const hashes = async (env: NodeJS.ProcessEnv) => {
-      const { stdout } = await run(process.execPath, ['--import', 'tsx', join(dir, 'paths.mts')], { cwd: ROOT, env: { ...process.env, ...env } });
-      return JSON.parse(stdout.trim().split('\n').at(-1)!) as string[];
-    };
+    const hashes = (env: NodeJS.ProcessEnv) => childJson<string[]>(process.execPath, join(dir, 'paths.mts'), env);
     const [fast, baseline] = await Promise.all([hashes({}), hashes({ PIXBATCH_NO_AVX2: '1' })]);
     assert.equal(fast.length, cases.length);
     assert.deepEqual(baseline, fast);
@@ -330,24 +329,24 @@ test('the loader reports why it is not used: turned off, not built, build failed
     await writeFile(join(dir, 'copy.ts'), probe(pathToFileURL(join(pkg, 'src', 'convert', 'pixpng.ts')).href));
     await writeFile(join(dir, 'repo.ts'), probe(pathToFileURL(join(ROOT, 'src', 'convert', 'pixpng.ts')).href));
 
-    const off = await childStatus(process.execPath, join(dir, 'repo.ts'), { PIXBATCH_NATIVE: '0' });
+    const off = await childJson<Status>(process.execPath, join(dir, 'repo.ts'), { PIXBATCH_NATIVE: '0' });
     assert.equal(off.loaded, false);
     assert.match(off.reason ?? '', /PIXBATCH_NATIVE=0/);
 
-    const missing = await childStatus(process.execPath, join(dir, 'copy.ts'));
+    const missing = await childJson<Status>(process.execPath, join(dir, 'copy.ts'));
     assert.equal(missing.loaded, false);
     assert.equal(missing.path, join(pkg, PIXPNG_RELATIVE_PATH));
     assert.match(missing.reason ?? '', /not built \(needs a C compiler/);
 
     await mkdir(join(pkg, 'build', 'Release'), { recursive: true });
     await writeFile(join(pkg, 'build', 'pixpng-build.log'), 'make: cc: No such file or directory\n');
-    const failed = await childStatus(process.execPath, join(dir, 'copy.ts'));
+    const failed = await childJson<Status>(process.execPath, join(dir, 'copy.ts'));
     assert.equal(failed.loaded, false);
     assert.ok(failed.reason?.includes(join(pkg, 'build', 'pixpng-build.log')), `the reason points at the build log: ${failed.reason}`);
 
 
     await writeFile(join(pkg, PIXPNG_RELATIVE_PATH), 'not a shared library');
-    const broken = await childStatus(process.execPath, join(dir, 'copy.ts'));
+    const broken = await childJson<Status>(process.execPath, join(dir, 'copy.ts'));
     assert.equal(broken.loaded, false);
     assert.match(broken.reason ?? '', /failed to load/);
   } finally {
@@ -362,7 +361,7 @@ test('the compiled loader in dist/ finds the addon at the package root', {
   try {
     const module = pathToFileURL(join(ROOT, 'dist', 'convert', 'pixpng.js')).href;
     await writeFile(join(dir, 'probe.mjs'), `import { pixpngStatus } from ${JSON.stringify(module)};\nconsole.log(JSON.stringify(pixpngStatus()));\n`);
-    const s = await childStatus(process.execPath, join(dir, 'probe.mjs'));
+    const s = await childJson<Status>(process.execPath, join(dir, 'probe.mjs'));
     assert.ok(s.loaded, `not loaded from dist/: ${s.reason}`);
     assert.equal(s.path, join(ROOT, PIXPNG_RELATIVE_PATH));
   } finally {
