@@ -8,7 +8,10 @@
 //                                      peak RSS converting 1,000 then 10,000 images (--rss-counts)
 //   npm run bench -- --count 5000 --large-count 0 --rounds 3 --presets fast,balanced
 //   npm run bench -- --pixbatch-env MALLOC_ARENA_MAX=2   environment for pixbatch runs only
+//   npm run bench -- --photos DIR      also your own JPEGs (every .jpg/.jpeg under DIR) as a corpus;
+//                                      scripts/fetch-bench-photos.sh fetches 22 real photographs
 import { existsSync } from 'node:fs';
+import { copyFile } from 'node:fs/promises';
 import { pixpngStatus } from '../src/convert/pixpng.js';
 import { mkdir, readFile, readdir, rm, writeFile } from 'node:fs/promises';
 import { availableParallelism, cpus, totalmem } from 'node:os';
@@ -37,6 +40,7 @@ const { values } = parseArgs({
     'pixbatch-env': { type: 'string', multiple: true },
     seed: { type: 'string' },
     'rss-counts': { type: 'string' },
+    photos: { type: 'string' },
   },
 });
 
@@ -91,6 +95,45 @@ async function corpus(id: string, label: string, width: number, height: number, 
     out.files.push(files);
     out.bytes += bytes;
   }
+  return out;
+}
+
+/**
+ * A corpus of the user's own JPEGs: every .jpg/.jpeg under `dir`, copied (sorted by name, dealt
+ * round-robin) into slice folders under .bench/corpus, so that every contender reads the same
+ * flat folders as with the generated corpora.
+ */
+async function photoCorpus(dir: string): Promise<Corpus> {
+  const sharp = (await import('sharp')).default;
+  const found: string[] = [];
+  for (const entry of await readdir(dir, { withFileTypes: true, recursive: true })) {
+    const parent = (entry as { parentPath?: string }).parentPath ?? (entry as unknown as { path: string }).path;
+    if (entry.isFile() && /\.jpe?g$/i.test(entry.name)) found.push(join(parent, entry.name));
+  }
+  found.sort();
+  if (found.length < slices) throw new Error(`Expected at least ${slices} JPEGs under --photos ${dir} but found ${found.length}`);
+  const target = join(benchDir, 'corpus', `photos-${found.length}-${slices}`);
+  await rm(target, { recursive: true, force: true });
+  // Sizes differ: width and height 0 say "mixed" in .bench/last.json.
+  const out: Corpus = { id: 'photos', label: '', width: 0, height: 0, slices: [], files: [], bytes: 0 };
+  let pixels = 0;
+  for (let s = 0; s < slices; s++) {
+    out.slices.push(join(target, `slice-${s + 1}`));
+    out.files.push([]);
+    await mkdir(out.slices[s]!, { recursive: true });
+  }
+  for (const [i, file] of found.entries()) {
+    const s = i % slices;
+    const name = `${String(i + 1).padStart(4, '0')}-${file.slice(file.lastIndexOf('/') + 1).replace(/[^\w.-]/g, '_')}`;
+    await copyFile(file, join(out.slices[s]!, name));
+    out.files[s]!.push(name);
+    const m = await sharp(file).metadata();
+    pixels += (m.width ?? 0) * (m.height ?? 0);
+    out.bytes += (await readFile(file)).length;
+  }
+  const mp = pixels / found.length / 1e6;
+  out.label = `your photographs (${found.length} JPEGs from ${dir}, ${mp.toFixed(1)} MP on average) JPEG -> PNG`;
+  log(`photographs: ${found.length} JPEGs, ${mp.toFixed(1)} MP on average -> ${target}`);
   return out;
 }
 
@@ -177,7 +220,7 @@ async function main(): Promise<void> {
     command: `npm run bench${process.argv.length > 2 ? ` -- ${process.argv.slice(2).join(' ')}` : ''}`,
     startedAt: started.toISOString(),
     machine,
-    options: { smallCount, largeCount, noisyCount, slices, rounds, presets, pixbatchEnv },
+    options: { smallCount, largeCount, noisyCount, slices, rounds, presets, pixbatchEnv, photos: values.photos },
   };
 
   if (only.has('local')) {
@@ -188,9 +231,11 @@ async function main(): Promise<void> {
     if (large) corpora.push(large);
     const noisy = await corpus('noisy', '4000x3000 (12 MP) noisy photo-like JPEG -> PNG', 4000, 3000, noisyCount, 'noisy');
     if (noisy) corpora.push(noisy);
+    const photos = values.photos === undefined ? undefined : await photoCorpus(resolve(values.photos));
+    if (photos) corpora.push(photos);
     const pixbatch = await buildPixbatch();
     const stages: Record<string, StageTimes> = {};
-    for (const c of [large, noisy]) {
+    for (const c of [large, noisy, photos]) {
       if (!c) continue;
       const files = c.files[0]!.slice(0, 3).map((n) => join(c.slices[0]!, n));
       stages[c.id] = await timeStages(files, presets, benchDir);
