@@ -9,7 +9,7 @@
 //   npm run bench -- --count 5000 --large-count 0 --rounds 3 --presets fast,balanced
 //   npm run bench -- --pixbatch-env MALLOC_ARENA_MAX=2   environment for pixbatch runs only
 //   npm run bench -- --photos DIR      also your own JPEGs (every .jpg/.jpeg under DIR) as a corpus;
-//                                      scripts/fetch-bench-photos.sh fetches 22 real photographs
+//                                      scripts/fetch-bench-photos.sh fetches 37 real photographs
 import { existsSync } from 'node:fs';
 import { copyFile } from 'node:fs/promises';
 import { pixpngStatus } from '../src/convert/pixpng.js';
