@@ -2,6 +2,7 @@ import sharp, { type Metadata } from 'sharp';
 import type { ConversionSpec, FailureCode } from '../interfaces.js';
 import { applyWatermark } from './watermark.js';
 import { encodeToBuffer } from './encode.js';
+import { loadPixpng } from './pixpng.js';
 
 /** A per-image failure with a stable code; the job goes on. */
 export class ImageError extends Error {
@@ -26,6 +27,9 @@ export interface ConvertedImage {
  * const { data } = await convertImage(await readFile('a.jpg'), { to: 'png', preset: 'balanced', keepMetadata: false }, { maxPixels: 1e8 });
  */
 export async function convertImage(input: Buffer, spec: ConversionSpec, opts: { maxPixels: number }): Promise<ConvertedImage> {
+  // Loading the native addon also sets glibc's mmap threshold (native/pixpng.c), which keeps peak
+  // memory down for every format and preset, not only the PNG presets that encode with it.
+  loadPixpng();
   if (input.length === 0) throw new ImageError('EMPTY_FILE', 'file is empty (0 bytes)');
   let meta: Metadata;
   try {
