@@ -135,23 +135,30 @@ export async function runPipeline(input: PipelineInput): Promise<Summary> {
   };
 
   const inFlight = new Set<Promise<void>>();
-  for await (const item of input.items as AsyncIterable<WorkItem | PlannedItem>) {
-    if (fatal) break;
-    signal?.throwIfAborted();
-    total++;
-    const action = (item as PlannedItem).action;
-    if (action === 'skip' || action === 'fail') {
-      const p = item as PlannedItem & { code?: FailureCode };
-      emit({ name: p.name, output: p.output, status: action === 'skip' ? 'skipped' : 'failed', reason: p.reason, ...(action === 'fail' ? { code: p.code } : {}) });
-      continue;
+  try {
+    for await (const item of input.items as AsyncIterable<WorkItem | PlannedItem>) {
+      if (fatal) break;
+      signal?.throwIfAborted();
+      total++;
+      const action = (item as PlannedItem).action;
+      if (action === 'skip' || action === 'fail') {
+        const p = item as PlannedItem & { code?: FailureCode };
+        emit({ name: p.name, output: p.output, status: action === 'skip' ? 'skipped' : 'failed', reason: p.reason, ...(action === 'fail' ? { code: p.code } : {}) });
+        continue;
+      }
+      const p = processItem(item).catch((err) => {
+        fatal ??= err;
+      });
+      inFlight.add(p);
+      void p.finally(() => inFlight.delete(p));
+      // Backpressure on the listing: no more than `admit` images are held at once.
+      while (inFlight.size >= admit) await Promise.race(inFlight);
     }
-    const p = processItem(item).catch((err) => {
-      fatal ??= err;
-    });
-    inFlight.add(p);
-    void p.finally(() => inFlight.delete(p));
-    // Backpressure on the listing: no more than `admit` images are held at once.
-    while (inFlight.size >= admit) await Promise.race(inFlight);
+  } catch (err) {
+    // An abort (or a failed listing) stops admitting images; those in flight still finish or clean
+    // up (a write removes its temporary file) before the run settles.
+    await Promise.allSettled(inFlight);
+    throw err;
   }
   listed = true;
   await Promise.all(inFlight);
