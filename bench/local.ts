@@ -68,7 +68,8 @@ interface Contender {
   run(slice: string, names: string[], out: string, listFile: string): Promise<{ seconds: number; peakTreeRss: number; peakProcessRss: number }>;
 }
 
-async function listFiles(dir: string): Promise<string[]> {
+/** Every file under `dir`, at any depth, as absolute paths. */
+export async function listFiles(dir: string): Promise<string[]> {
   const out: string[] = [];
   for (const entry of await readdir(dir, { withFileTypes: true, recursive: true })) {
     if (!entry.isFile()) continue;

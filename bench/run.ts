@@ -11,15 +11,14 @@
 //   npm run bench -- --photos DIR      also your own JPEGs (every .jpg/.jpeg under DIR) as a corpus;
 //                                      scripts/fetch-bench-photos.sh fetches 37 real photographs
 import { existsSync } from 'node:fs';
-import { copyFile } from 'node:fs/promises';
 import { pixpngStatus } from '../src/convert/pixpng.js';
-import { mkdir, readFile, readdir, rm, writeFile } from 'node:fs/promises';
+import { copyFile, mkdir, readFile, readdir, rm, stat, writeFile } from 'node:fs/promises';
 import { availableParallelism, cpus, totalmem } from 'node:os';
-import { dirname, join, resolve } from 'node:path';
+import { basename, dirname, join, resolve } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { parseArgs } from 'node:util';
 import type { Preset } from '../src/interfaces.js';
-import { runLocalBench, type Corpus, type CorpusResult } from './local.js';
+import { listFiles, runLocalBench, type Corpus, type CorpusResult } from './local.js';
 import { timeStages, type StageTimes } from './stages.js';
 import { runRssScaling } from './rss.js';
 
@@ -105,12 +104,7 @@ async function corpus(id: string, label: string, width: number, height: number, 
  */
 async function photoCorpus(dir: string): Promise<Corpus> {
   const sharp = (await import('sharp')).default;
-  const found: string[] = [];
-  for (const entry of await readdir(dir, { withFileTypes: true, recursive: true })) {
-    const parent = (entry as { parentPath?: string }).parentPath ?? (entry as unknown as { path: string }).path;
-    if (entry.isFile() && /\.jpe?g$/i.test(entry.name)) found.push(join(parent, entry.name));
-  }
-  found.sort();
+  const found = (await listFiles(dir)).filter((f) => /\.jpe?g$/i.test(f)).sort();
   if (found.length < slices) throw new Error(`Expected at least ${slices} JPEGs under --photos ${dir} but found ${found.length}`);
   const target = join(benchDir, 'corpus', `photos-${found.length}-${slices}`);
   await rm(target, { recursive: true, force: true });
@@ -124,12 +118,12 @@ async function photoCorpus(dir: string): Promise<Corpus> {
   }
   for (const [i, file] of found.entries()) {
     const s = i % slices;
-    const name = `${String(i + 1).padStart(4, '0')}-${file.slice(file.lastIndexOf('/') + 1).replace(/[^\w.-]/g, '_')}`;
+    const name = `${String(i + 1).padStart(4, '0')}-${basename(file).replace(/[^\w.-]/g, '_')}`;
     await copyFile(file, join(out.slices[s]!, name));
     out.files[s]!.push(name);
     const m = await sharp(file).metadata();
     pixels += (m.width ?? 0) * (m.height ?? 0);
-    out.bytes += (await readFile(file)).length;
+    out.bytes += (await stat(file)).size;
   }
   const mp = pixels / found.length / 1e6;
   out.label = `your photographs (${found.length} JPEGs from ${dir}, ${mp.toFixed(1)} MP on average) JPEG -> PNG`;
