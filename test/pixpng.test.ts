@@ -18,6 +18,7 @@ import { paintPicture } from '../src/generate/picture.js';
 import { Random } from '../src/generate/random.js';
 import { BUNDLE_NODE, BUNDLE_SCRIPT } from '../src/batch/bundle.js';
 import { testBundle } from './batch-e2e-setup.js';
+import { levelOnePictures } from './harness/level-one-pictures.js';
 
 const run = promisify(execFile);
 const ROOT = fileURLToPath(new URL('../', import.meta.url));
@@ -311,6 +312,66 @@ test('the baseline x86 paths (PIXBATCH_NO_AVX2=1: SSE2 filters, table CRC) write
     const [fast, baseline] = await Promise.all([hashes({}), hashes({ PIXBATCH_NO_AVX2: '1' })]);
     assert.equal(fast.length, cases.length);
     assert.deepEqual(baseline, fast);
+  } finally {
+    await rm(dir, { recursive: true, force: true });
+  }
+});
+
+test('level 1 codes a photograph-like picture byte by byte and a drawn one with string matching, and both round-trip', { skip }, async () => {
+  // PIXBATCH_PIXPNG_MATCHING forces one way (read once per process, hence the child processes);
+  // without it, level 1 chooses per image from a sample. Each forced way must give a correct PNG
+  // at every channel count, and the choice must be the one that the sizes call for.
+  const script = [
+    `import { writeFile } from 'node:fs/promises';`,
+    `import { encodePixpng } from ${JSON.stringify(pathToFileURL(join(ROOT, 'src', 'convert', 'pixpng.ts')).href)};`,
+    `import { levelOnePictures } from ${JSON.stringify(pathToFileURL(join(ROOT, 'test', 'harness', 'level-one-pictures.ts')).href)};`,
+    `const sizes = {};`,
+    `for (const channels of [1, 2, 3, 4]) {`,
+    `  const pictures = levelOnePictures(channels);`,
+    `  for (const name of ['noisy', 'drawn']) {`,
+    `    const png = await encodePixpng(pictures[name], 640, 400, channels, 1);`,
+    `    await writeFile(process.argv[2] + '/' + name + '-' + channels + '.png', png);`,
+    `    sizes[name + '-' + channels] = png.length;`,
+    `  }`,
+    `}`,
+    `console.log(JSON.stringify(sizes));`,
+  ].join('\n');
+  const dir = await mkdtemp(join(tmpdir(), 'pixbatch-pixpng-level1-'));
+  try {
+    await writeFile(join(dir, 'level1.mts'), script);
+    const modes = ['auto', 'always', 'never'] as const;
+    for (const m of modes) await mkdir(join(dir, m));
+    const sizes = await Promise.all(
+      modes.map(async (m) => {
+        const env = m === 'auto' ? {} : { PIXBATCH_PIXPNG_MATCHING: m };
+        const { stdout } = await run(process.execPath, ['--import', 'tsx', join(dir, 'level1.mts'), join(dir, m)], { cwd: ROOT, env: { ...process.env, ...env } });
+        return JSON.parse(stdout.trim().split('\n').at(-1)!) as Record<string, number>;
+      }),
+    );
+    const [auto, always, never] = sizes as [Record<string, number>, Record<string, number>, Record<string, number>];
+    for (const channels of CHANNELS) {
+      const pictures = levelOnePictures(channels);
+      for (const name of ['noisy', 'drawn'] as const) {
+        const file = `${name}-${channels}.png`;
+        for (const m of modes) {
+          const png = await readFile(join(dir, m, file));
+          const label = `${m} ${file}`;
+          checkPng(png, 640, 400, channels, label);
+          assertSamePixels(await decode(png, channels, label), pictures[name], label);
+        }
+        const [a, m, n] = await Promise.all(modes.map((mode) => readFile(join(dir, mode, file))));
+        // The two ways give different streams, and the choice is one of them.
+        assert.ok(!m!.equals(n!), `${file}: matching and literal coding wrote the same bytes`);
+        if (name === 'noisy') {
+          assert.ok(never[file.slice(0, -4)]! <= always[file.slice(0, -4)]! * 1.12, `${file}: literal ${never[file.slice(0, -4)]} vs matched ${always[file.slice(0, -4)]}`);
+          assert.ok(a!.equals(n!), `${file}: chose matching for a picture where it saves little`);
+        } else {
+          assert.ok(never[file.slice(0, -4)]! > always[file.slice(0, -4)]! * 1.3, `${file}: literal ${never[file.slice(0, -4)]} vs matched ${always[file.slice(0, -4)]}`);
+          assert.ok(a!.equals(m!), `${file}: chose literal coding for a picture where matching pays`);
+        }
+      }
+    }
+    assert.equal(Object.keys(auto).length, 8);
   } finally {
     await rm(dir, { recursive: true, force: true });
   }
