@@ -13,7 +13,7 @@ import { loadPixpng } from './pixpng.js';
  * repeats where there are none (a photograph's noise) and codes those stretches byte by byte.
  * Level 1 goes further: when a sample of the image shows that string matching saves under 12%,
  * it codes the whole image byte by byte. End to end, per core, `npm run bench` measured level 1
- * at 7.9-17.7x Pillow for files 12-24% larger (13.5x on real photographs), level 3 at 5.7-17x
+ * at 7.9-18.8x Pillow for files 9-24% larger (13.5x on real photographs), level 3 at 5.7-17x
  * Pillow for files 1-8% larger (README, "Performance").
  *
  * Without the native encoder (no compiler at install), they fall back to libpng with zlib-ng at
