@@ -719,26 +719,15 @@ static void flush_block(blockstate *b, size_t start, size_t end, int last) {
   uint64_t stored = ((uint64_t)n + 5 * ((n + 65534) / 65535 + (n == 0))) * 8 + 7;
   bitwriter *w = &b->w;
 
-  if (stored <= dyn && stored <= fix) {
-    size_t off = 0;
-    do {
-      size_t k = n - off > 65535 ? 65535 : n - off;
-      int fin = last && off + k == n;
-      bw_put(w, (uint32_t)fin, 3);
-      bw_align(w);
-      uint8_t *o = w->buf + w->pos;
-      o[0] = (uint8_t)k, o[1] = (uint8_t)(k >> 8), o[2] = (uint8_t)~k, o[3] = (uint8_t)(~k >> 8);
-      memcpy(o + 4, p + off, k);
-      w->pos += 4 + k;
-      off += k;
-    } while (off < n);
-  } else if (fix < dyn) {
+  const bitwriter before = *w;
+  int as_stored = stored <= dyn && stored <= fix;
+  if (!as_stored && fix < dyn) {
     uint16_t ll_code[288], d_code[30];
     build_codes(fixed_ll_len, 288, ll_code);
     build_codes(fixed_d_len, 30, d_code);
     bw_put(w, (uint32_t)last | (1u << 1), 3);
     write_seqs(b, p, fixed_ll_len, ll_code, fixed_d_len, d_code);
-  } else {
+  } else if (!as_stored) {
     uint16_t ll_code[286], d_code[30];
     build_codes(ll_len, 286, ll_code);
     build_codes(d_len, 30, d_code);
@@ -753,6 +742,27 @@ static void flush_block(blockstate *b, size_t start, size_t end, int last) {
     }
     if (b->literal) write_literals(b, p, n, ll_len, ll_code);
     else write_seqs(b, p, ll_len, ll_code, d_len, d_code);
+  }
+  // A literal-only block's code lengths come from half of its bytes, so its real size can exceed
+  // the estimate. One that came out larger than stored is written again as stored: the output
+  // then stays within the buffer, which is sized for stored blocks plus one block's overrun.
+  if (!as_stored && b->literal && (uint64_t)(w->pos - before.pos) * 8 + w->n - before.n > stored) {
+    *w = before;
+    as_stored = 1;
+  }
+  if (as_stored) {
+    size_t off = 0;
+    do {
+      size_t k = n - off > 65535 ? 65535 : n - off;
+      int fin = last && off + k == n;
+      bw_put(w, (uint32_t)fin, 3);
+      bw_align(w);
+      uint8_t *o = w->buf + w->pos;
+      o[0] = (uint8_t)k, o[1] = (uint8_t)(k >> 8), o[2] = (uint8_t)~k, o[3] = (uint8_t)(~k >> 8);
+      memcpy(o + 4, p + off, k);
+      w->pos += 4 + k;
+      off += k;
+    } while (off < n);
   }
   b->nseq = 0;
   memset(b->len_freq, 0, sizeof b->len_freq);
@@ -1086,7 +1096,7 @@ static int choose_literal(const job *j, const params *p, int bpp, size_t stride)
   // Small images: the sample would be much of the image, and matching costs little there.
   if (per * bands * 2 > j->height) return 0;
   size_t n = per * bands * row;
-  uint8_t *sample = calloc(n + LOOKAHEAD, 1), *out = malloc(n + n / 8 + 1024), *scratch = calloc(7 * (stride + 2 * PAD), 1);
+  uint8_t *sample = calloc(n + LOOKAHEAD, 1), *out = malloc(2 * n + 1024), *scratch = calloc(7 * (stride + 2 * PAD), 1);
   uint32_t *head = malloc(((size_t)1 << HASH_BITS) * 4);
   seq *seqs = malloc(SEQ_MAX * sizeof(seq));
   int literal = 0;
@@ -1132,6 +1142,7 @@ static void encode_png(job *j) {
   // The PNG is written straight into one buffer sized for the worst case (stored blocks); pages
   // past what is written are never touched.
   size_t cap = 8 + 25 + 8 + 2 + flen + 5 * (flen / 65535 + 2) + 5 * (flen / 1024 + 2) + 4 + 4 + 12 + 64;
+  if (d.literal) cap += d.cap; // one literal block written, measured and rewritten as stored
   uint8_t *png = malloc(cap);
   if (!d.buf || !d.head || (p->chain && !d.prev) || !d.b.seqs || !scratch || !png) {
     j->error = "out of memory";
