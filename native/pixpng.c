@@ -111,6 +111,15 @@ typedef struct {
   uint8_t *cand[5];
 } rowscratch;
 
+// Scratch of ROWSCRATCH_SIZE(stride) zeroed bytes laid out as two rows (current and previous,
+// alternating) and five candidates, each with its padding.
+#define ROWSCRATCH_SIZE(stride) (7 * ((stride) + 2 * PAD))
+static void rowscratch_init(rowscratch *rs, uint8_t *rows[2], uint8_t *scratch, size_t stride) {
+  rows[0] = scratch + PAD;
+  rows[1] = scratch + (stride + 2 * PAD) + PAD;
+  for (int f = 0; f < 5; f++) rs->cand[f] = scratch + (2 + f) * (stride + 2 * PAD) + PAD;
+}
+
 #if defined(__x86_64__) || defined(__i386__)
 #define PIXPNG_X86 1
 #include <immintrin.h>
@@ -535,6 +544,17 @@ static uint64_t block_bits(const uint32_t *ll_freq, const uint32_t *d_freq, cons
   return bits;
 }
 
+// Four literal codes of at most 14 bits (entries of `lit`: code | length << 16) are joined off the
+// accumulator's dependency chain, then added with one shift.
+#define STEP4(W, Q)                                                                                                    \
+  do {                                                                                                                 \
+    uint32_t e0 = lit[(Q)[0]], e1 = lit[(Q)[1]], e2 = lit[(Q)[2]], e3 = lit[(Q)[3]];                                   \
+    unsigned n0 = e0 >> 16, n01 = n0 + (e1 >> 16), n2 = e2 >> 16, n23 = n2 + (e3 >> 16);                               \
+    uint64_t v01 = (e0 & 0xffff) | (uint64_t)(e1 & 0xffff) << n0, v23 = (e2 & 0xffff) | (uint64_t)(e3 & 0xffff) << n2; \
+    bw_add(&(W), v01 | v23 << n01, n01 + n23);                                                                         \
+    bw_flush(&(W));                                                                                                    \
+  } while (0)
+
 static void write_seqs(blockstate *b, const uint8_t *p, const uint8_t *ll_len, const uint16_t *ll_code, const uint8_t *d_len, const uint16_t *d_code) {
   uint32_t lit[256];
   for (int i = 0; i < 256; i++) lit[i] = ll_code[i] | (uint32_t)ll_len[i] << 16;
@@ -553,15 +573,7 @@ static void write_seqs(blockstate *b, const uint8_t *p, const uint8_t *ll_len, c
     const seq q = b->seqs[s];
     uint32_t k = 0;
     if (four)
-      // Four codes of at most 14 bits are joined off the accumulator's dependency chain, then
-      // added with one shift.
-      for (; k + 4 <= q.lit; k += 4) {
-        uint32_t e0 = lit[p[k]], e1 = lit[p[k + 1]], e2 = lit[p[k + 2]], e3 = lit[p[k + 3]];
-        unsigned n0 = e0 >> 16, n01 = n0 + (e1 >> 16), n2 = e2 >> 16, n23 = n2 + (e3 >> 16);
-        uint64_t v01 = (e0 & 0xffff) | (uint64_t)(e1 & 0xffff) << n0, v23 = (e2 & 0xffff) | (uint64_t)(e3 & 0xffff) << n2;
-        bw_add(&w, v01 | v23 << n01, n01 + n23);
-        bw_flush(&w);
-      }
+      for (; k + 4 <= q.lit; k += 4) STEP4(w, p + k);
     for (; k + 3 <= q.lit; k += 3) {
       uint32_t e0 = lit[p[k]], e1 = lit[p[k + 1]], e2 = lit[p[k + 2]];
       bw_add(&w, e0 & 0xffff, e0 >> 16);
@@ -586,15 +598,6 @@ static void write_seqs(blockstate *b, const uint8_t *p, const uint8_t *ll_len, c
   bw_put(&w, ll_code[256], ll_len[256]);
   b->w = w;
 }
-
-#define STEP4(W, Q)                                                                                                    \
-  do {                                                                                                                 \
-    uint32_t e0 = lit[(Q)[0]], e1 = lit[(Q)[1]], e2 = lit[(Q)[2]], e3 = lit[(Q)[3]];                                   \
-    unsigned n0 = e0 >> 16, n01 = n0 + (e1 >> 16), n2 = e2 >> 16, n23 = n2 + (e3 >> 16);                               \
-    uint64_t v01 = (e0 & 0xffff) | (uint64_t)(e1 & 0xffff) << n0, v23 = (e2 & 0xffff) | (uint64_t)(e3 & 0xffff) << n2; \
-    bw_add(&(W), v01 | v23 << n01, n01 + n23);                                                                         \
-    bw_flush(&(W));                                                                                                    \
-  } while (0)
 
 // A literal-only block's bytes, with codes of at most 14 bits. The two halves are coded at once,
 // each into its own bit buffer, which gives the CPU two independent chains of shifts and adds;
@@ -827,8 +830,7 @@ typedef struct {
   size_t ip, anchor, block_start; // stream positions
   uint32_t *head;   // hash -> last position + 1 (0 = none)
   uint32_t *prev;   // position & (2 * WSIZE - 1) -> previous position + 1 with the same hash
-  int literal;      // no string matching: every byte is a literal
-  blockstate b;
+  blockstate b;     // b.literal: no string matching, every byte a literal
 } deflater;
 
 #define AT(d, pos) ((d)->buf + ((pos) - (d)->base))
@@ -961,7 +963,7 @@ static size_t match_chain(deflater *d, size_t ip, size_t mlimit) {
 // buffer has dropped.
 static void deflate_chunk(deflater *d, int final) {
   size_t end = d->base + d->len;
-  if (d->literal) {
+  if (d->b.literal) {
     // Every byte a literal: one block per call, and nothing is kept for a window.
     if (end > d->anchor) emit(&d->b, (uint32_t)(end - d->anchor), 0, 0, 0);
     flush_block(&d->b, d->block_start, end, final);
@@ -1065,8 +1067,8 @@ static void put_be32(uint8_t *p, uint32_t v) {
 static size_t trial_size(uint8_t *sample, size_t bands, size_t band, const params *p, int literal, uint8_t *out, uint32_t *head, seq *seqs) {
   deflater d;
   memset(&d, 0, sizeof d);
-  memset(head, 0, ((size_t)1 << HASH_BITS) * 4);
-  d.p = p, d.buf = sample, d.len = bands * band, d.head = head, d.literal = d.b.literal = literal;
+  if (!literal) memset(head, 0, ((size_t)1 << HASH_BITS) * 4);
+  d.p = p, d.buf = sample, d.len = bands * band, d.head = head, d.b.literal = literal;
   d.b.seqs = seqs, d.b.in = sample, d.b.lit_cost = 6 * 16;
   d.b.w = (bitwriter){out, 0, 0, 0};
   if (!literal)
@@ -1096,14 +1098,14 @@ static int choose_literal(const job *j, const params *p, int bpp, size_t stride)
   // Small images: the sample would be much of the image, and matching costs little there.
   if (per * bands * 2 > j->height) return 0;
   size_t n = per * bands * row;
-  uint8_t *sample = calloc(n + LOOKAHEAD, 1), *out = malloc(2 * n + 1024), *scratch = calloc(7 * (stride + 2 * PAD), 1);
+  uint8_t *sample = calloc(n + LOOKAHEAD, 1), *out = malloc(2 * n + 1024), *scratch = calloc(ROWSCRATCH_SIZE(stride), 1);
   uint32_t *head = malloc(((size_t)1 << HASH_BITS) * 4);
   seq *seqs = malloc(SEQ_MAX * sizeof(seq));
   int literal = 0;
   if (sample && out && scratch && head && seqs) {
     rowscratch rs;
-    for (int f = 0; f < 5; f++) rs.cand[f] = scratch + (2 + f) * (stride + 2 * PAD) + PAD;
-    uint8_t *rows[2] = {scratch + PAD, scratch + (stride + 2 * PAD) + PAD};
+    uint8_t *rows[2];
+    rowscratch_init(&rs, rows, scratch, stride);
     uint8_t *o = sample;
     for (size_t k = 0; k < bands; k++) {
       size_t y0 = (j->height - per) * k / (bands - 1);
@@ -1116,6 +1118,7 @@ static int choose_literal(const job *j, const params *p, int bpp, size_t stride)
         filter_row(&rs, stride, bpp, o, p->filters);
       }
     }
+    // Literals first: the matched trial's last chunk moves its window within the sample.
     size_t lit = trial_size(sample, bands, per * row, p, 1, out, head, seqs);
     size_t match = trial_size(sample, bands, per * row, p, 0, out, head, seqs);
     literal = lit * 100 <= match * (100 + LITERAL_WITHIN);
@@ -1132,17 +1135,17 @@ static void encode_png(job *j) {
   deflater d;
   memset(&d, 0, sizeof d);
   d.p = p;
-  d.literal = d.b.literal = choose_literal(j, p, bpp, stride);
+  d.b.literal = choose_literal(j, p, bpp, stride);
   d.cap = WSIZE + LOOKAHEAD + CHUNK + 2 * (stride + 1) + 64;
   d.buf = malloc(d.cap);
   d.head = calloc((size_t)1 << HASH_BITS, 4);
   d.prev = p->chain ? calloc(2 * WSIZE, 4) : NULL;
   d.b.seqs = malloc(SEQ_MAX * sizeof(seq));
-  uint8_t *scratch = calloc(7 * (stride + 2 * PAD), 1);
+  uint8_t *scratch = calloc(ROWSCRATCH_SIZE(stride), 1);
   // The PNG is written straight into one buffer sized for the worst case (stored blocks); pages
   // past what is written are never touched.
   size_t cap = 8 + 25 + 8 + 2 + flen + 5 * (flen / 65535 + 2) + 5 * (flen / 1024 + 2) + 4 + 4 + 12 + 64;
-  if (d.literal) cap += d.cap; // one literal block written, measured and rewritten as stored
+  if (d.b.literal) cap += d.cap; // one literal block written, measured and rewritten as stored
   uint8_t *png = malloc(cap);
   if (!d.buf || !d.head || (p->chain && !d.prev) || !d.b.seqs || !scratch || !png) {
     j->error = "out of memory";
@@ -1170,9 +1173,9 @@ static void encode_png(job *j) {
   d.b.lit_cost = 6 * 16;
 
   uint32_t adler = 1;
-  uint8_t *rows[2] = {scratch + PAD, scratch + (stride + 2 * PAD) + PAD};
+  uint8_t *rows[2];
   rowscratch rs;
-  for (int f = 0; f < 5; f++) rs.cand[f] = scratch + (2 + f) * (stride + 2 * PAD) + PAD;
+  rowscratch_init(&rs, rows, scratch, stride);
   for (uint32_t y = 0; y < j->height; y++) {
     // Rows are copied next to zero padding so that the filters need no special cases.
     rs.cur = rows[y & 1];

@@ -275,8 +275,8 @@ test('eight encodes at once each return a correct PNG of their own image and lea
 });
 
 /** Runs a module in a fresh process (the loader remembers its answer per process) and parses the last line it prints as JSON. */
-async function childJson<T>(node: string, script: string, env: NodeJS.ProcessEnv = {}): Promise<T> {
-  const { stdout } = await run(node, [...(/\.m?ts$/.test(script) ? ['--import', 'tsx'] : []), script], { cwd: ROOT, env: { ...process.env, ...env } });
+async function childJson<T>(node: string, script: string, env: NodeJS.ProcessEnv = {}, args: string[] = []): Promise<T> {
+  const { stdout } = await run(node, [...(/\.m?ts$/.test(script) ? ['--import', 'tsx'] : []), script, ...args], { cwd: ROOT, env: { ...process.env, ...env } });
   return JSON.parse(stdout.trim().split('\n').at(-1)!) as T;
 }
 
@@ -342,32 +342,28 @@ test('level 1 codes a photograph-like picture byte by byte and a drawn one with 
     const modes = ['auto', 'always', 'never'] as const;
     for (const m of modes) await mkdir(join(dir, m));
     const sizes = await Promise.all(
-      modes.map(async (m) => {
-        const env = m === 'auto' ? {} : { PIXBATCH_PIXPNG_MATCHING: m };
-        const { stdout } = await run(process.execPath, ['--import', 'tsx', join(dir, 'level1.mts'), join(dir, m)], { cwd: ROOT, env: { ...process.env, ...env } });
-        return JSON.parse(stdout.trim().split('\n').at(-1)!) as Record<string, number>;
-      }),
+      modes.map((m) => childJson<Record<string, number>>(process.execPath, join(dir, 'level1.mts'), m === 'auto' ? {} : { PIXBATCH_PIXPNG_MATCHING: m }, [join(dir, m)])),
     );
     const [auto, always, never] = sizes as [Record<string, number>, Record<string, number>, Record<string, number>];
     for (const channels of CHANNELS) {
       const pictures = levelOnePictures(channels);
       for (const name of ['noisy', 'drawn'] as const) {
-        const file = `${name}-${channels}.png`;
-        for (const m of modes) {
-          const png = await readFile(join(dir, m, file));
-          const label = `${m} ${file}`;
+        const key = `${name}-${channels}`;
+        const [a, m, n] = await Promise.all(modes.map((mode) => readFile(join(dir, mode, `${key}.png`))));
+        for (const [i, png] of [a!, m!, n!].entries()) {
+          const label = `${modes[i]} ${key}.png`;
           checkPng(png, 640, 400, channels, label);
           assertSamePixels(await decode(png, channels, label), pictures[name], label);
         }
-        const [a, m, n] = await Promise.all(modes.map((mode) => readFile(join(dir, mode, file))));
         // The two ways give different streams, and the choice is one of them.
-        assert.ok(!m!.equals(n!), `${file}: matching and literal coding wrote the same bytes`);
+        assert.ok(!m!.equals(n!), `${key}: matching and literal coding wrote the same bytes`);
+        const sizeNote = `${key}: literal ${never[key]} vs matched ${always[key]}`;
         if (name === 'noisy') {
-          assert.ok(never[file.slice(0, -4)]! <= always[file.slice(0, -4)]! * 1.12, `${file}: literal ${never[file.slice(0, -4)]} vs matched ${always[file.slice(0, -4)]}`);
-          assert.ok(a!.equals(n!), `${file}: chose matching for a picture where it saves little`);
+          assert.ok(never[key]! <= always[key]! * 1.12, sizeNote);
+          assert.ok(a!.equals(n!), `${key}: chose matching for a picture where it saves little`);
         } else {
-          assert.ok(never[file.slice(0, -4)]! > always[file.slice(0, -4)]! * 1.3, `${file}: literal ${never[file.slice(0, -4)]} vs matched ${always[file.slice(0, -4)]}`);
-          assert.ok(a!.equals(m!), `${file}: chose literal coding for a picture where matching pays`);
+          assert.ok(never[key]! > always[key]! * 1.3, sizeNote);
+          assert.ok(a!.equals(m!), `${key}: chose literal coding for a picture where matching pays`);
         }
       }
     }
@@ -376,7 +372,6 @@ test('level 1 codes a photograph-like picture byte by byte and a drawn one with 
     await rm(dir, { recursive: true, force: true });
   }
 });
-
 
 test('the loader reports why it is not used: turned off, not built, build failed, or not loadable', async () => {
   const dir = await mkdtemp(join(tmpdir(), 'pixbatch-pixpng-'));
