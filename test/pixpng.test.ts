@@ -13,7 +13,7 @@ import { fileURLToPath, pathToFileURL } from 'node:url';
 import { promisify } from 'node:util';
 import { inflateSync } from 'node:zlib';
 import sharp from 'sharp';
-import { encodePixpng, loadPixpng, pixpngStatus, PIXPNG_RELATIVE_PATH } from '../src/convert/pixpng.js';
+import { encodePixpng, loadPixpng, pixpngStatus, releaseBuffer, PIXPNG_RELATIVE_PATH } from '../src/convert/pixpng.js';
 import { paintPicture } from '../src/generate/picture.js';
 import { Random } from '../src/generate/random.js';
 import { BUNDLE_NODE, BUNDLE_SCRIPT } from '../src/batch/bundle.js';
@@ -274,6 +274,33 @@ test('eight encodes at once each return a correct PNG of their own image and lea
   }
 });
 
+test('with consume, the pixels are freed once encoded and the PNG still holds them; a view is never freed', { skip }, async () => {
+  const [w, h] = [97, 41];
+  const pixels = fromRgb(paintPicture(w, h, new Random(61), 'consume'), 3);
+  const copy = Buffer.from(pixels);
+  const png = await encodePixpng(pixels, w, h, 3, 1, true);
+  assert.equal(pixels.length, 0, 'the pixel Buffer is left empty');
+  checkPng(png, w, h, 3, 'consumed');
+  assertSamePixels(await decode(png, 3, 'consumed'), copy, 'consumed');
+  // A Buffer sharing its memory (here a view into a larger one) is encoded and left as it was.
+  const big = randomPixels(w * h * 3 + 64, 1, 1, 6);
+  const view = big.subarray(32, 32 + w * h * 3);
+  const viewCopy = Buffer.from(view);
+  checkPng(await encodePixpng(view, w, h, 3, 1, true), w, h, 3, 'view');
+  assert.ok(view.equals(viewCopy) && big.length === w * h * 3 + 64, 'a view is not freed');
+});
+
+test('releaseBuffer frees a written PNG now and leaves a Buffer that shares its memory alone', { skip }, async () => {
+  const png = await encodePixpng(randomPixels(16, 16, 3, 7), 16, 16, 3, 6);
+  assert.ok(png.length > 0);
+  assert.equal(releaseBuffer(png), true);
+  assert.equal(png.length, 0);
+  assert.equal(releaseBuffer(png), false, 'already empty');
+  const pooled = Buffer.from('shared pool'); // a slice of Node's shared allocation
+  assert.equal(releaseBuffer(pooled), false);
+  assert.equal(pooled.toString(), 'shared pool');
+});
+
 /** Runs a module in a fresh process (the loader remembers its answer per process) and parses the last line it prints as JSON. */
 async function childJson<T>(node: string, script: string, env: NodeJS.ProcessEnv = {}, args: string[] = []): Promise<T> {
   const { stdout } = await run(node, [...(/\.m?ts$/.test(script) ? ['--import', 'tsx'] : []), script, ...args], { cwd: ROOT, env: { ...process.env, ...env } });
@@ -312,6 +339,45 @@ test('the baseline x86 paths (PIXBATCH_NO_AVX2=1: SSE2 filters, table CRC) write
     const [fast, baseline] = await Promise.all([hashes({}), hashes({ PIXBATCH_NO_AVX2: '1' })]);
     assert.equal(fast.length, cases.length);
     assert.deepEqual(baseline, fast);
+  } finally {
+    await rm(dir, { recursive: true, force: true });
+  }
+});
+
+const glibc = (process.report.getReport() as { header?: { glibcVersionRuntime?: string } }).header?.glibcVersionRuntime;
+
+test('tuneAllocator tunes a young process on glibc, and leaves one alone once its threads have allocated or when the environment sets the allocator', {
+  skip: skip || (glibc ? false : 'the allocator is only tuned on glibc'),
+}, async () => {
+  // Plain .mjs children: a TypeScript loader runs on a thread of its own, which already makes the
+  // process look old.
+  const addon = JSON.stringify(join(ROOT, PIXPNG_RELATIVE_PATH));
+  const dir = await mkdtemp(join(tmpdir(), 'pixbatch-allocator-'));
+  const write = async (name: string, body: string[]) => {
+    const file = join(dir, name);
+    await writeFile(file, [`import { createRequire } from 'node:module';`, `const require = createRequire(${JSON.stringify(ROOT)});`, ...body].join('\n'));
+    return file;
+  };
+  try {
+    const young = await write('young.mjs', [`const b = require(${addon});`, `console.log(JSON.stringify([b.tuneAllocator(), b.tuneAllocator()]));`]);
+    const old = await write('old.mjs', [
+      `const sharp = require('sharp');`,
+      `const img = { create: { width: 400, height: 300, channels: 3, background: '#808080' } };`,
+      `await Promise.all(Array.from({ length: 8 }, () => sharp(img).png().toBuffer()));`,
+      `console.log(JSON.stringify(require(${addon}).tuneAllocator()));`,
+    ]);
+    const tuned = 'tuned for bulk conversion';
+    const fromEnv = 'default (the environment sets the allocator)';
+    const [first, arenaMax, tunables, late] = await Promise.all([
+      childJson<string[]>(process.execPath, young),
+      childJson<string[]>(process.execPath, young, { MALLOC_ARENA_MAX: '4' }),
+      childJson<string[]>(process.execPath, young, { GLIBC_TUNABLES: 'glibc.malloc.tcache_count=0' }),
+      childJson<string>(process.execPath, old),
+    ]);
+    assert.deepEqual(first, [tuned, tuned]);
+    assert.deepEqual(arenaMax, [fromEnv, fromEnv]);
+    assert.deepEqual(tunables, [fromEnv, fromEnv]);
+    assert.equal(late, 'default (called after the thread pools started)');
   } finally {
     await rm(dir, { recursive: true, force: true });
   }

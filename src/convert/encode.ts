@@ -77,6 +77,12 @@ export function usesFastPng(spec: ConversionSpec): boolean {
 export interface RawPngOptions {
   /** Use the native encoder when it is built (default true); false takes the fallback path. */
   native?: boolean;
+  /**
+   * Free `raw` as soon as the native encoder is done with it (default false): the Buffer is left
+   * empty. A decoded photograph is tens of megabytes that would otherwise wait for the next
+   * garbage collection.
+   */
+  consume?: boolean;
 }
 
 function libpng(raw: Buffer, width: number, height: number, channels: 3 | 4, preset: Preset): Promise<Buffer> {
@@ -106,7 +112,7 @@ export async function encodeRawPng(
   const stream = (width * channels + 1) * height;
   if (level !== undefined && options.native !== false && channels >= 1 && channels <= 4 && stream <= PIXPNG_MAX_STREAM) {
     const pixpng = loadPixpng();
-    if (pixpng) return { data: await pixpng.encode(raw, width, height, channels as 1 | 2 | 3 | 4, level), encoder: 'pixpng' };
+    if (pixpng) return { data: await pixpng.encode(raw, width, height, channels as 1 | 2 | 3 | 4, level, options.consume ?? false), encoder: 'pixpng' };
   }
   const within = PNG_PRESETS[preset].fdeflateWithin;
   if (within === undefined || (channels !== 3 && channels !== 4)) return undefined;
@@ -155,7 +161,7 @@ export async function encodeToBuffer(img: Sharp, spec: ConversionSpec): Promise<
       const { data, info } = await img.raw().toBuffer({ resolveWithObject: true });
       // The layout the PNG must have: what libpng would write for this source.
       const expected = grey ? 1 : meta.hasAlpha ? 4 : 3;
-      const png = info.channels === expected ? await encodeRawPng(data, info.width, info.height, info.channels, spec.preset) : undefined;
+      const png = info.channels === expected ? await encodeRawPng(data, info.width, info.height, info.channels, spec.preset, { consume: true }) : undefined;
       if (png) return { data: png.data, info: { width: info.width, height: info.height, format: 'png', channels: info.channels } };
       // Any other layout: the same pipeline again, through libpng (sharp keeps the input buffer).
     }

@@ -28,7 +28,8 @@ export interface ConvertedImage {
  */
 export async function convertImage(input: Buffer, spec: ConversionSpec, opts: { maxPixels: number }): Promise<ConvertedImage> {
   // Loading the native addon also sets glibc's mmap threshold (native/pixpng.c), which keeps peak
-  // memory down for every format and preset, not only the PNG presets that encode with it.
+  // memory down for every format and preset, not only the PNG presets that encode with it. (The
+  // command goes further, at its start: see tuneAllocator.)
   loadPixpng();
   if (input.length === 0) throw new ImageError('EMPTY_FILE', 'file is empty (0 bytes)');
   let meta: Metadata;

@@ -3,6 +3,7 @@ import { JobError } from '../errors.js';
 import type { FailureCode, ImageRecord, ProgressEvent, Store, Summary, WorkItem } from '../interfaces.js';
 import type { ResolvedOptions } from '../options.js';
 import { convertImage, ImageError } from '../convert/image.js';
+import { releaseBuffer } from '../convert/pixpng.js';
 import { contentTypeFor, META_SOURCE_ETAG, META_SPEC, specId } from '../convert/spec.js';
 import { upToDateReason } from '../plan/plan.js';
 import type { PlannedItem } from '../plan/plan.js';
@@ -112,11 +113,14 @@ export async function runPipeline(input: PipelineInput): Promise<Summary> {
         if (isFatal(err)) throw err;
         throw new ItemFailure(codeOf(err, 'WRITE_FAILED'), `cannot write ${item.output}: ${describe(err)}`);
       }
+      const bytesOut = out.data.length;
+      // Written: its memory goes back now, not at the next garbage collection.
+      releaseBuffer(out.data);
       emit({
         ...base,
         status: 'converted',
         bytesIn: data.length,
-        bytesOut: out.data.length,
+        bytesOut,
         width: out.width,
         height: out.height,
         ms: Math.round(performance.now() - started),
