@@ -44,8 +44,10 @@ after(async () => {
 describe('convert()', () => {
   test('converts every selected image into the same folder structure with the source pixels', async () => {
     const dst = join(root, 'out1');
+    assert.ok(sharp.cache().items.max > 0, "libvips' operation cache is on by default");
     const summary = await convert({ source: src, destination: dst });
     assert.deepEqual(summary.counts, { total: 3, converted: 3, skipped: 0, failed: 0 });
+    assert.deepEqual(sharp.cache(), { memory: { current: 0, high: sharp.cache().memory.high, max: 0 }, files: { current: 0, max: 0 }, items: { current: 0, max: 0 } }, 'a job turns the cache off');
     const files = (await walk(dst)).filter((f) => !f.startsWith('.pixbatch'));
     assert.deepEqual(files, ['B.png', 'a.png', 'deep/er/c.png']);
     const expected = await sharp(join(src, 'a.jpg')).raw().toBuffer();

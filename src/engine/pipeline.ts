@@ -1,4 +1,5 @@
 import pLimit from 'p-limit';
+import sharp from 'sharp';
 import { JobError } from '../errors.js';
 import type { FailureCode, ImageRecord, ProgressEvent, Store, Summary, WorkItem } from '../interfaces.js';
 import type { ResolvedOptions } from '../options.js';
@@ -45,8 +46,12 @@ function describe(err: unknown): string {
  * `concurrency`, and at most `concurrency + ioConcurrency` images held in memory at once. Transient
  * storage faults are retried; a bad image becomes a failed record and the run goes on. Faults that would
  * fail every image (credentials refused, disk full) stop the run with a JobError.
+ *
+ * It turns off libvips' operation cache for the process (`sharp.cache(false)`): a job reads each
+ * input once, so the cache only held up to 50 MB of images that were never asked for again.
  */
 export async function runPipeline(input: PipelineInput): Promise<Summary> {
+  sharp.cache(false);
   const { source, destination, options, signal } = input;
   const spec = options.spec;
   const id = specId(spec);
