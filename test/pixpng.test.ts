@@ -352,7 +352,9 @@ test('tuneAllocator tunes a young process on glibc, and leaves one alone once it
   // Plain .mjs children: a TypeScript loader runs on a thread of its own, which already makes the
   // process look old.
   const addon = JSON.stringify(join(ROOT, PIXPNG_RELATIVE_PATH));
-  const dir = await mkdtemp(join(tmpdir(), 'pixbatch-allocator-'));
+  // Inside the package, so that its scripts can import 'pixbatch/allocator' by the package's own name.
+  await mkdir(join(ROOT, 'test-artifacts'), { recursive: true });
+  const dir = await mkdtemp(join(ROOT, 'test-artifacts', 'allocator-'));
   const write = async (name: string, body: string[]) => {
     const file = join(dir, name);
     await writeFile(file, [`import { createRequire } from 'node:module';`, `const require = createRequire(${JSON.stringify(ROOT)});`, ...body].join('\n'));
@@ -360,6 +362,13 @@ test('tuneAllocator tunes a young process on glibc, and leaves one alone once it
   };
   try {
     const young = await write('young.mjs', [`const b = require(${addon});`, `console.log(JSON.stringify([b.tuneAllocator(), b.tuneAllocator()]));`]);
+    // The library's way, through the package's own name (dist/, built at install).
+    const library = await write('library.mjs', [
+      `const { tuneAllocator } = await import('pixbatch/allocator');`,
+      `const first = tuneAllocator();`,
+      `const { convert, pixpngStatus } = await import('pixbatch');`,
+      `console.log(JSON.stringify([first, typeof convert, pixpngStatus().allocator]));`,
+    ]);
     const old = await write('old.mjs', [
       `const sharp = require('sharp');`,
       `const img = { create: { width: 400, height: 300, channels: 3, background: '#808080' } };`,
@@ -368,13 +377,16 @@ test('tuneAllocator tunes a young process on glibc, and leaves one alone once it
     ]);
     const tuned = 'tuned for bulk conversion';
     const fromEnv = 'default (the environment sets the allocator)';
-    const [first, arenaMax, tunables, late] = await Promise.all([
+    const [first, viaLibrary, arenaMax, tunables, late] = await Promise.all([
       childJson<string[]>(process.execPath, young),
+      // dist/ is built by `npm install` (prepare); a checkout that has not built it skips this one.
+      existsSync(join(ROOT, 'dist', 'allocator.js')) ? childJson<string[]>(process.execPath, library) : Promise.resolve(undefined),
       childJson<string[]>(process.execPath, young, { MALLOC_ARENA_MAX: '4' }),
       childJson<string[]>(process.execPath, young, { GLIBC_TUNABLES: 'glibc.malloc.tcache_count=0' }),
       childJson<string>(process.execPath, old),
     ]);
     assert.deepEqual(first, [tuned, tuned]);
+    if (viaLibrary) assert.deepEqual(viaLibrary, [tuned, 'function', tuned]);
     assert.deepEqual(arenaMax, [fromEnv, fromEnv]);
     assert.deepEqual(tunables, [fromEnv, fromEnv]);
     assert.equal(late, 'default (called after the thread pools started)');
