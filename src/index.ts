@@ -20,5 +20,5 @@ export type { ConfigFlags, ResolvedConfig, PriceTable } from './config/index.js'
 export { estimateCost, costOfNodeTime, nodeTimeCostSummary, estimateToCostSummary, calibrate, formatEstimate } from './cost/index.js';
 export type { CostInput, CostEstimate, Calibration } from './cost/index.js';
 export { createPoolClient, createPool, resizePool, setAutoscale, deletePool, waitForSteady, autoscaleFormula } from './pool/index.js';
-export { pixpngStatus, tuneAllocator } from './convert/pixpng.js';
+export { pixpngStatus } from './convert/pixpng.js';
 export type { PixpngStatus } from './convert/pixpng.js';

@@ -89,10 +89,11 @@ export function loadPixpng(): PixpngBinding | undefined {
 /**
  * Lets the C allocator reuse the megabytes each image's pixels and PNG take, from one image to the
  * next, instead of mapping them fresh (and having the kernel zero them) every time: about 10% less
- * CPU on camera photographs at the same peak memory (native/pixpng.c, `tune_allocator`). It only
- * acts on glibc, when the allocator is not set from the environment, and before the process has
- * started its thread pools, so the command's entry point calls it first thing. Returns what it did,
- * or undefined without the native encoder.
+ * CPU on camera photographs for 50-70 MiB more peak memory (native/pixpng.c, `tune_allocator`). It
+ * only acts on glibc, when the allocator is not set from the environment, and before the process
+ * has started its thread pools, so the command's entry point calls it first thing; a library's
+ * program imports it alone from 'pixbatch/allocator' (all of 'pixbatch' loaded first is too late).
+ * Returns what it did, or undefined without the native encoder.
  */
 export function tuneAllocator(): string | undefined {
   const binding = loadPixpng();
@@ -119,8 +120,9 @@ export function pixpngStatus(): PixpngStatus {
 
 /**
  * Encodes raw 8-bit pixels (as sharp's `.raw()` gives them) as a PNG with the native encoder; with
- * `consume`, frees the pixels once encoded (the Buffer is left empty). Throws TypeError synchronously on bad arguments, as the addon does; rejects when the encoder is
- * unavailable (check `loadPixpng()` first to fall back).
+ * `consume`, frees the pixels once encoded (the Buffer is left empty). Throws TypeError
+ * synchronously on bad arguments, as the addon does; rejects when the encoder is unavailable (check
+ * `loadPixpng()` first to fall back).
  *
  * @example
  * const { data, info } = await sharp('a.jpg').raw().toBuffer({ resolveWithObject: true });
