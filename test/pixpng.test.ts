@@ -364,10 +364,11 @@ test('tuneAllocator tunes a young process on glibc, and leaves one alone once it
     const young = await write('young.mjs', [`const b = require(${addon});`, `console.log(JSON.stringify([b.tuneAllocator(), b.tuneAllocator()]));`]);
     // The library's way, through the package's own name (dist/, built at install).
     const library = await write('library.mjs', [
-      `const { tuneAllocator } = await import('pixbatch/allocator');`,
+      `const { tuneAllocator, capYoungGeneration } = await import('pixbatch/allocator');`,
       `const first = tuneAllocator();`,
+      `const young = capYoungGeneration();`,
       `const { convert, pixpngStatus } = await import('pixbatch');`,
-      `console.log(JSON.stringify([first, typeof convert, pixpngStatus().allocator]));`,
+      `console.log(JSON.stringify([first, typeof convert, pixpngStatus().allocator, young]));`,
     ]);
     const old = await write('old.mjs', [
       `const sharp = require('sharp');`,
@@ -386,7 +387,7 @@ test('tuneAllocator tunes a young process on glibc, and leaves one alone once it
       childJson<string>(process.execPath, old),
     ]);
     assert.deepEqual(first, [tuned, tuned]);
-    if (viaLibrary) assert.deepEqual(viaLibrary, [tuned, 'function', tuned]);
+    if (viaLibrary) assert.deepEqual(viaLibrary, [tuned, 'function', tuned, 'kept at its starting size']);
     assert.deepEqual(arenaMax, [fromEnv, fromEnv]);
     assert.deepEqual(tunables, [fromEnv, fromEnv]);
     assert.equal(late, 'default (called after the thread pools started)');

@@ -3,10 +3,12 @@
 // that path loads only what it needs; everything else goes through the full CLI.
 import { threadPoolSizeFor } from '../cli/thread-pool.js';
 import { tuneAllocator } from '../convert/pixpng.js';
+import { capYoungGeneration } from '../young-generation.js';
 
 const args = process.argv.slice(2);
 if (!process.env.UV_THREADPOOL_SIZE) process.env.UV_THREADPOOL_SIZE = String(threadPoolSizeFor(args));
 tuneAllocator();
+capYoungGeneration();
 if (args[0] === 'worker') {
   const { runWorkerCli } = await import('./worker-cli.js');
   process.exitCode = await runWorkerCli(args.slice(1));
