@@ -3,6 +3,7 @@ import type { ConversionSpec, FailureCode } from '../interfaces.js';
 import { applyWatermark } from './watermark.js';
 import { encodeToBuffer } from './encode.js';
 import { loadPixpng } from './pixpng.js';
+import { describesSrgb } from './icc.js';
 
 /** A per-image failure with a stable code; the job goes on. */
 export class ImageError extends Error {
@@ -49,7 +50,10 @@ export async function convertImage(input: Buffer, spec: ConversionSpec, opts: { 
   }
   try {
     // failOn 'error' lets a slightly-off but complete file through and stops at real damage (truncation).
-    let img = sharp(input, { limitInputPixels: opts.maxPixels, failOn: 'error', sequentialRead: true });
+    // An image tagged as sRGB is already in the colour space written, so its pixels are kept as
+    // decoded rather than converted from sRGB to sRGB (see icc.ts); other profiles are converted.
+    const ignoreIcc = !spec.keepMetadata && meta.icc !== undefined && describesSrgb(meta.icc);
+    let img = sharp(input, { limitInputPixels: opts.maxPixels, failOn: 'error', sequentialRead: true, ignoreIcc });
     img = img.rotate(); // applies EXIF orientation
     if (spec.resize) {
       img = img.resize({
