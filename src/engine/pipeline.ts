@@ -1,4 +1,5 @@
 import pLimit from 'p-limit';
+import { largestFirst } from './largest-first.js';
 import sharp from 'sharp';
 import { JobError } from '../errors.js';
 import type { FailureCode, ImageRecord, ProgressEvent, Store, Summary, WorkItem } from '../interfaces.js';
@@ -55,7 +56,7 @@ export async function runPipeline(input: PipelineInput): Promise<Summary> {
   const { source, destination, options, signal } = input;
   const spec = options.spec;
   const id = specId(spec);
-  const cpu = pLimit(options.concurrency);
+  const cpu = largestFirst(options.concurrency);
   const io = pLimit(options.ioConcurrency);
   const admit = options.concurrency + options.ioConcurrency;
   const summary = new SummaryBuilder();
@@ -99,7 +100,8 @@ export async function runPipeline(input: PipelineInput): Promise<Summary> {
           throw new ItemFailure(codeOf(err, 'READ_FAILED'), `cannot read: ${describe(err)}`);
         }),
       );
-      const out = await cpu(() => convertImage(data, spec, { maxPixels: options.maxPixels }));
+      // Of the images read and waiting, the largest converts first (see largestFirst).
+      const out = await cpu(data.length, () => convertImage(data, spec, { maxPixels: options.maxPixels }));
       try {
         await io(() =>
           withRetries(
