@@ -14,6 +14,37 @@ const PARAMETRIC = rgbProfile({ colorants: SRGB_D50, curves: { sRGBParametric: t
 const GIMP_LIKE = rgbProfile({ colorants: shifted(0.0003), curves: SRGB_TABLE });
 const ADOBE = rgbProfile({ colorants: ADOBE_RGB_D50, curves: { gamma: 2.2 }, description: 'Adobe RGB (1998)' });
 
+// A profile whose tag table names each tag twice, `first`'s tags pointing at `first`'s data and
+// then `second`'s: the colour engine reads the first of each, so it would convert with `first`.
+function withTagTwice(second: Buffer, first: Buffer): Buffer {
+  const table = (p: Buffer) => Array.from({ length: p.readUInt32BE(128) }, (_, i) => p.subarray(132 + 12 * i, 144 + 12 * i));
+  const a = table(first);
+  const b = table(second);
+  const head = 132 + 12 * (a.length + b.length);
+  const firstData = first.subarray(132 + 12 * a.length);
+  const secondData = second.subarray(132 + 12 * b.length);
+  const entries = [
+    ...a.map((e) => [e.subarray(0, 4), e.readUInt32BE(4) - (132 + 12 * a.length) + head, e.readUInt32BE(8)] as const),
+    ...b.map((e) => [e.subarray(0, 4), e.readUInt32BE(4) - (132 + 12 * b.length) + head + firstData.length, e.readUInt32BE(8)] as const),
+  ];
+  const out = Buffer.concat([first.subarray(0, 128), Buffer.alloc(4 + 12 * entries.length), firstData, secondData]);
+  out.writeUInt32BE(out.length, 0);
+  out.writeUInt32BE(entries.length, 128);
+  entries.forEach(([sig, offset, size], i) => {
+    sig.copy(out, 132 + 12 * i);
+    out.writeUInt32BE(offset, 136 + 12 * i);
+    out.writeUInt32BE(size, 140 + 12 * i);
+  });
+  return out;
+}
+
+// The same bytes with a smaller size in the header, so that the last tags lie past it.
+function declaredSize(icc: Buffer, size: number): Buffer {
+  const out = Buffer.from(icc);
+  out.writeUInt32BE(size, 0);
+  return out;
+}
+
 async function sharpProfile(name: string): Promise<Buffer> {
   const png = await sharp({ create: { width: 2, height: 2, channels: 3, background: '#808080' } }).withIccProfile(name).png().toBuffer();
   return (await sharp(png).metadata()).icc!;
@@ -29,7 +60,12 @@ test('describesSrgb takes the sRGB profiles images carry for sRGB, and nothing e
     displayP3: await sharpProfile('p3'),
     gamma22: rgbProfile({ colorants: SRGB_D50, curves: { gamma: 2.2 } }),
     colorants0005: rgbProfile({ colorants: shifted(0.0005), curves: SRGB_TABLE }),
-    curve0006: rgbProfile({ colorants: SRGB_D50, curves: { table: curveTable((x) => srgbToLinear(x) + 0.0006 * x) } }),
+    // Off by 0.0005 of linear light throughout: nothing in the highlights, 1.6 levels at black.
+    curveDarks: rgbProfile({ colorants: SRGB_D50, curves: { table: curveTable((x) => srgbToLinear(x) + 0.0005) } }),
+    curveMidtones: rgbProfile({ colorants: SRGB_D50, curves: { table: curveTable((x) => srgbToLinear(x) + 0.003 * x) } }),
+    notDisplay: Buffer.concat([HP_LIKE.subarray(0, 12), Buffer.from('link', 'latin1'), HP_LIKE.subarray(16)]),
+    tagTwice: withTagTwice(HP_LIKE, rgbProfile({ colorants: ADOBE_RGB_D50, curves: { gamma: 2.2 } })),
+    pastDeclaredSize: declaredSize(HP_LIKE, HP_LIKE.length - 100),
     lookupTable: lut, // the colour engine would use the table, whatever the colorants say
     truncated: HP_LIKE.subarray(0, 200),
     garbage: Buffer.alloc(600, 0x41),
@@ -49,8 +85,10 @@ test('what skipping the colour engine changes for a profile taken for sRGB: a le
     for (let i = 0; i < out.length; i++) max = Math.max(max, Math.abs(out[i]! - raw[i]!));
     return max;
   };
-  assert.equal(await furthest(HP_LIKE), 1);
-  assert.equal(await furthest(GIMP_LIKE), 1);
+  // A curve a fifth of a level off at every level, inside the tolerance.
+  const curveEdge = rgbProfile({ colorants: SRGB_D50, curves: { table: curveTable((x) => srgbToLinear(Math.min(1, x + 0.2 / 255))) } });
+  assert.equal(describesSrgb(curveEdge), true);
+  for (const [name, icc] of Object.entries({ HP_LIKE, GIMP_LIKE, curveEdge })) assert.ok((await furthest(icc)) <= 1, name);
   assert.ok((await furthest(rgbProfile({ colorants: shifted(0.0005), curves: SRGB_TABLE }))) >= 3);
 });
 

@@ -14,27 +14,34 @@ const SRGB_COLORANTS = [
 // How far a profile may be from sRGB and still be taken for it. The common sRGB profiles differ from
 // each other by up to 0.0003 in their colorants (HP's, which most cameras and editors embed, and
 // GIMP's built-in one made with lcms), and colorants 0.0005 off already move colours by 3 levels.
-// Tone curves 0.001 off in linear light move none by more than one level.
+// Tone curves are compared in 8-bit levels, after encoding back with sRGB's curve (in linear light
+// a level near black is only 0.0003): both common profiles are within 0.03 of a level, and a curve
+// within a quarter of a level moves no colour by more than one.
 const COLORANT_TOLERANCE = 0.0004;
-const CURVE_TOLERANCE = 0.0005;
+const CURVE_TOLERANCE_LEVELS = 0.25;
 
-function srgbToLinear(x: number): number {
-  return x <= 0.04045 ? x / 12.92 : ((x + 0.055) / 1.055) ** 2.4;
+function linearToSrgb(y: number): number {
+  return y <= 0.0031308 ? 12.92 * y : 1.055 * Math.max(y, 0) ** (1 / 2.4) - 0.055;
 }
 
 type Tags = Map<string, Buffer>;
 
+// Reads the tag table as the colour engine (lcms) does, and refuses what it would read differently:
+// a tag named twice (lcms takes the first), or one that runs past the size the header declares
+// (lcms skips it).
 function readTags(icc: Buffer): Tags | undefined {
   if (icc.length < 132 || icc.toString('latin1', 36, 40) !== 'acsp') return undefined;
+  const end = Math.min(icc.readUInt32BE(0), icc.length);
   const count = icc.readUInt32BE(128);
-  if (count > 100 || 132 + 12 * count > icc.length) return undefined;
+  if (count > 100 || 132 + 12 * count > end) return undefined;
   const tags: Tags = new Map();
   for (let i = 0; i < count; i++) {
     const at = 132 + 12 * i;
+    const sig = icc.toString('latin1', at, at + 4);
     const offset = icc.readUInt32BE(at + 4);
     const size = icc.readUInt32BE(at + 8);
-    if (size < 8 || offset + size > icc.length) return undefined;
-    tags.set(icc.toString('latin1', at, at + 4), icc.subarray(offset, offset + size));
+    if (tags.has(sig) || offset === 0 || size < 8 || offset + size > end) return undefined;
+    tags.set(sig, icc.subarray(offset, offset + size));
   }
   return tags;
 }
@@ -82,7 +89,7 @@ function toneCurve(tag: Buffer | undefined): ((x: number) => number) | undefined
 /**
  * Whether an embedded ICC profile describes sRGB: an RGB profile made of colorants and tone curves
  * (no lookup tables, which the colour engine would use instead) whose colorants are within 0.0004
- * of sRGB's and whose curves are within 0.0005 of sRGB's at every 8-bit level. Anything it cannot
+ * of sRGB's and whose curves give every 8-bit level back within a quarter of a level. Anything it cannot
  * read, it answers false for, and the image goes through the colour engine as before.
  *
  * @example
@@ -91,7 +98,7 @@ function toneCurve(tag: Buffer | undefined): ((x: number) => number) | undefined
  */
 export function describesSrgb(icc: Buffer): boolean {
   try {
-    if (icc.toString('latin1', 16, 24) !== 'RGB XYZ ') return false;
+    if (!['mntr', 'scnr', 'spac'].includes(icc.toString('latin1', 12, 16)) || icc.toString('latin1', 16, 24) !== 'RGB XYZ ') return false;
     const tags = readTags(icc);
     if (!tags) return false;
     for (const sig of tags.keys()) if (/^(A2B|B2A|D2B|B2D)/.test(sig)) return false;
@@ -103,7 +110,7 @@ export function describesSrgb(icc: Buffer): boolean {
     for (const sig of ['rTRC', 'gTRC', 'bTRC']) {
       const curve = toneCurve(tags.get(sig));
       if (!curve) return false;
-      for (let v = 0; v <= 255; v++) if (!(Math.abs(curve(v / 255) - srgbToLinear(v / 255)) <= CURVE_TOLERANCE)) return false;
+      for (let v = 0; v <= 255; v++) if (!(Math.abs(linearToSrgb(curve(v / 255)) * 255 - v) <= CURVE_TOLERANCE_LEVELS)) return false;
     }
     return true;
   } catch {

@@ -52,7 +52,8 @@ export async function convertImage(input: Buffer, spec: ConversionSpec, opts: { 
     // failOn 'error' lets a slightly-off but complete file through and stops at real damage (truncation).
     // An image tagged as sRGB is already in the colour space written, so its pixels are kept as
     // decoded rather than converted from sRGB to sRGB (see icc.ts); other profiles are converted.
-    const ignoreIcc = !spec.keepMetadata && meta.icc !== undefined && describesSrgb(meta.icc);
+    // Only 8-bit images: sharp takes 16-bit ones through a wider working space.
+    const ignoreIcc = !spec.keepMetadata && meta.depth === 'uchar' && meta.icc !== undefined && describesSrgb(meta.icc);
     let img = sharp(input, { limitInputPixels: opts.maxPixels, failOn: 'error', sequentialRead: true, ignoreIcc });
     img = img.rotate(); // applies EXIF orientation
     if (spec.resize) {
