@@ -54,3 +54,43 @@ test('largestFirst runs at most its concurrency at once, and a failed task frees
   assert.equal((results[5] as PromiseRejectedResult).reason.message, 'task 5 failed');
   assert.throws(() => largestFirst(0), /at least 1/);
 });
+
+test('largestFirst lets a task that has watched `patience` others start go next, and runs every task once', async () => {
+  const cpu = largestFirst(1, 2);
+  const order: string[] = [];
+  const g = gate();
+  const first = cpu(1, async () => {
+    order.push('first');
+    await g.opened;
+  });
+  const waiting = (
+    [
+      ['small', 1],
+      ['big1', 9],
+      ['big2', 8],
+      ['big3', 7],
+    ] as const
+  ).map(([name, size]) => cpu(size, async () => void order.push(name)));
+  g.open();
+  await Promise.all([first, ...waiting]);
+  assert.deepEqual(order, ['first', 'big1', 'big2', 'small', 'big3']);
+
+  // Many tasks of random sizes arriving while others run: each runs once and returns its own result.
+  const many = largestFirst(2, 5);
+  let seed = 7;
+  const random = () => ((seed = (seed * 1103515245 + 12345) % 2 ** 31) / 2 ** 31);
+  const ran = new Map<number, number>();
+  const results = await Promise.all(
+    Array.from({ length: 400 }, async (_, i) => {
+      if (i % 7 === 0) await new Promise((r) => setTimeout(r, 1));
+      return many(Math.floor(random() * 50), async () => {
+        ran.set(i, (ran.get(i) ?? 0) + 1);
+        if (i % 3 === 0) await new Promise((r) => setImmediate(r));
+        return i * 2;
+      });
+    }),
+  );
+  assert.deepEqual(results, Array.from({ length: 400 }, (_, i) => i * 2));
+  assert.equal(ran.size, 400);
+  assert.ok([...ran.values()].every((n) => n === 1));
+});

@@ -56,9 +56,9 @@ export async function runPipeline(input: PipelineInput): Promise<Summary> {
   const { source, destination, options, signal } = input;
   const spec = options.spec;
   const id = specId(spec);
-  const cpu = largestFirst(options.concurrency);
-  const io = pLimit(options.ioConcurrency);
   const admit = options.concurrency + options.ioConcurrency;
+  const cpu = largestFirst(options.concurrency, admit);
+  const io = pLimit(options.ioConcurrency);
   const summary = new SummaryBuilder();
   const retry = { ...input.retry, signal };
   let fatal: unknown;
