@@ -2,9 +2,10 @@ import { setFlagsFromString } from 'node:v8';
 
 let done: string | undefined;
 
-// V8 sizes the flags below when the process starts, and a flag on `node`'s command line or in
-// NODE_OPTIONS is the user's choice.
-const SET_BY_USER = /--(max|min)[-_]semi[-_]space[-_]size|--semi[-_]space[-_]growth[-_]factor/;
+// V8 sizes the young generation from these flags (`--max-heap-size` sets it too) when the process
+// starts, and a flag on `node`'s command line or in NODE_OPTIONS is the user's choice. V8 accepts
+// `_` for `-` in flag names.
+const SET_BY_USER = /(?:^|\s)--(?:(?:max|min)[-_]semi[-_]space[-_]size|semi[-_]space[-_]growth[-_]factor|max[-_]heap[-_]size)(?:=|\s|$)/;
 
 /**
  * Keeps V8's young generation at the size it starts with, for a process that converts images for
@@ -19,7 +20,8 @@ const SET_BY_USER = /--(max|min)[-_]semi[-_]space[-_]size|--semi[-_]space[-_]gro
  *
  * Only the growth factor can still change once V8 is running (its maximum size is fixed by then),
  * so this sets that to 1. It leaves the young generation alone when `--max-semi-space-size`,
- * `--min-semi-space-size` or `--semi-space-growth-factor` is given to `node` or in NODE_OPTIONS.
+ * `--min-semi-space-size`, `--semi-space-growth-factor` or `--max-heap-size` is given to `node` or
+ * in NODE_OPTIONS.
  * It is process-wide: a program that does more than convert images should weigh that first.
  *
  * @returns what applies: "kept at its starting size" or "default (set by node's flags)".
