@@ -1038,6 +1038,30 @@ static int arena_count(void) {
   free(text);
   return ok ? n : -1;
 }
+
+// Whether any of the process's threads is named `name` (Linux, /proc/self/task/*/comm): 1 yes,
+// 0 no, -1 unknown.
+#include <dirent.h>
+static int thread_named(const char *name) {
+  DIR *d = opendir("/proc/self/task");
+  if (!d) return -1;
+  int found = 0;
+  struct dirent *e;
+  while (!found && (e = readdir(d))) {
+    if (e->d_name[0] == '.') continue;
+    char path[64], comm[32] = {0};
+    snprintf(path, sizeof path, "/proc/self/task/%.20s/comm", e->d_name);
+    FILE *f = fopen(path, "r");
+    if (!f) continue;
+    if (fgets(comm, sizeof comm, f)) {
+      comm[strcspn(comm, "\n")] = 0;
+      found = strcmp(comm, name) == 0;
+    }
+    fclose(f);
+  }
+  closedir(d);
+  return found;
+}
 #endif
 
 // Tunes glibc's allocator for converting one large image after another, when called before the
@@ -1054,7 +1078,13 @@ static int arena_count(void) {
 // threshold, for 11% less CPU. (A 64 MiB trim threshold was as fast and 20 MiB larger.) The cap only holds for
 // threads that take an arena after it is set, so nothing is changed once the process has more than
 // two arenas. Environment settings of the allocator are the user's choice and are left alone.
-static const char *tune_allocator(void) {
+//
+// Where libuv names its pool threads ("libuv-worker", Node 22 and later), whether they have started
+// is read from the threads' names instead: those runtimes start more of their own threads before
+// the first line of a program runs (Node 24 has 6 arenas by then), and those threads allocate
+// little. Tuned there with 6 arenas, the 37 photographs took 10% less CPU, and the peak RSS was what
+// it is with one arena on Node 20.
+static const char *tune_allocator(int pool_threads_named) {
 #if defined(__GLIBC__)
   static const char *done;
   if (done) return done;
@@ -1062,8 +1092,13 @@ static const char *tune_allocator(void) {
   if (getenv("MALLOC_ARENA_MAX") || getenv("MALLOC_MMAP_THRESHOLD_") || getenv("MALLOC_TRIM_THRESHOLD_") ||
       (tunables && strstr(tunables, "glibc.malloc.")))
     return done = "default (the environment sets the allocator)";
-  int arenas = arena_count();
-  if (arenas < 1 || arenas > 2) return done = "default (called after the thread pools started)";
+  const char *late = "default (called after the thread pools started)";
+  int named = pool_threads_named ? thread_named("libuv-worker") : -1;
+  if (named == 1) return done = late;
+  if (named == -1) {
+    int arenas = arena_count();
+    if (arenas < 1 || arenas > 2) return done = late;
+  }
   mallopt(M_ARENA_MAX, 1);
   mallopt(M_TRIM_THRESHOLD, 32 << 20);
   mallopt(M_MMAP_THRESHOLD, 32 << 20);
@@ -1391,10 +1426,13 @@ static napi_value release(napi_env env, napi_callback_info info) {
   return result;
 }
 
+// tuneAllocator(poolThreadsNamed): whether this runtime's libuv names its pool threads.
 static napi_value tune_allocator_js(napi_env env, napi_callback_info info) {
-  (void)info;
-  napi_value result;
-  napi_create_string_utf8(env, tune_allocator(), NAPI_AUTO_LENGTH, &result);
+  size_t argc = 1;
+  napi_value arg, result;
+  bool named = false;
+  if (napi_get_cb_info(env, info, &argc, &arg, NULL, NULL) == napi_ok && argc >= 1) napi_get_value_bool(env, arg, &named);
+  napi_create_string_utf8(env, tune_allocator(named), NAPI_AUTO_LENGTH, &result);
   return result;
 }
 

@@ -22,7 +22,7 @@ export interface PixpngBinding {
    */
   release(buffer: Buffer): boolean;
   /** Tunes glibc's allocator for bulk conversion when the process is young enough; says what it did. */
-  tuneAllocator(): string;
+  tuneAllocator(poolThreadsNamed?: boolean): string;
 }
 
 export interface PixpngStatus {
@@ -86,6 +86,13 @@ export function loadPixpng(): PixpngBinding | undefined {
   return state.binding;
 }
 
+// libuv names its pool threads "libuv-worker" from 1.51 (Node 22.23 has it, Node 20 does not), so
+// the addon can tell from the threads' names whether the pool has started.
+function poolThreadsNamed(): boolean {
+  const [major = 0, minor = 0] = (process.versions.uv ?? '').split('.').map(Number);
+  return major > 1 || (major === 1 && minor >= 51);
+}
+
 /**
  * Lets the C allocator reuse the megabytes each image's pixels and PNG take, from one image to the
  * next, instead of mapping them fresh (and having the kernel zero them) every time: about 10% less
@@ -98,7 +105,7 @@ export function loadPixpng(): PixpngBinding | undefined {
 export function tuneAllocator(): string | undefined {
   const binding = loadPixpng();
   if (!binding || typeof binding.tuneAllocator !== 'function') return undefined;
-  state!.status.allocator = binding.tuneAllocator();
+  state!.status.allocator = binding.tuneAllocator(poolThreadsNamed());
   return state!.status.allocator;
 }
 
