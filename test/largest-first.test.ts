@@ -2,32 +2,24 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { largestFirst } from '../src/engine/largest-first.js';
 
-function gate() {
+// The order in which one-at-a-time `cpu` starts tasks queued (name, size) while a first one runs.
+async function startOrder(cpu: ReturnType<typeof largestFirst>, tasks: readonly (readonly [string, number])[]): Promise<string[]> {
+  const order: string[] = [];
   let open!: () => void;
   const opened = new Promise<void>((r) => (open = r));
-  return { open, opened };
+  const first = cpu(1, async () => {
+    order.push('first');
+    await opened;
+  });
+  const waiting = tasks.map(([name, size]) => cpu(size, async () => void order.push(name)));
+  open();
+  await Promise.all([first, ...waiting]);
+  return order;
 }
 
 test('largestFirst starts the largest waiting task first, equal sizes in arrival order', async () => {
-  const cpu = largestFirst(1);
-  const order: string[] = [];
-  const g = gate();
-  const first = cpu(1, async () => {
-    order.push('first');
-    await g.opened;
-  });
-  const waiting = (
-    [
-      ['a', 1],
-      ['b', 5],
-      ['c', 3],
-      ['d', 5],
-      ['e', 2],
-    ] as const
-  ).map(([name, size]) => cpu(size, async () => void order.push(name)));
-  g.open();
-  await Promise.all([first, ...waiting]);
-  assert.deepEqual(order, ['first', 'b', 'd', 'c', 'e', 'a']);
+  const tasks = [['a', 1], ['b', 5], ['c', 3], ['d', 5], ['e', 2]] as const;
+  assert.deepEqual(await startOrder(largestFirst(1), tasks), ['first', 'b', 'd', 'c', 'e', 'a']);
 });
 
 test('largestFirst runs at most its concurrency at once, and a failed task frees its place and rejects its caller', async () => {
@@ -56,24 +48,8 @@ test('largestFirst runs at most its concurrency at once, and a failed task frees
 });
 
 test('largestFirst lets a task that has watched `patience` others start go next, and runs every task once', async () => {
-  const cpu = largestFirst(1, 2);
-  const order: string[] = [];
-  const g = gate();
-  const first = cpu(1, async () => {
-    order.push('first');
-    await g.opened;
-  });
-  const waiting = (
-    [
-      ['small', 1],
-      ['big1', 9],
-      ['big2', 8],
-      ['big3', 7],
-    ] as const
-  ).map(([name, size]) => cpu(size, async () => void order.push(name)));
-  g.open();
-  await Promise.all([first, ...waiting]);
-  assert.deepEqual(order, ['first', 'big1', 'big2', 'small', 'big3']);
+  const tasks = [['small', 1], ['big1', 9], ['big2', 8], ['big3', 7]] as const;
+  assert.deepEqual(await startOrder(largestFirst(1, 2), tasks), ['first', 'big1', 'big2', 'small', 'big3']);
 
   // Many tasks of random sizes arriving while others run: each runs once and returns its own result.
   const many = largestFirst(2, 5);
