@@ -19,6 +19,7 @@ import { Random } from '../src/generate/random.js';
 import { BUNDLE_NODE, BUNDLE_SCRIPT } from '../src/batch/bundle.js';
 import { testBundle } from './batch-e2e-setup.js';
 import { levelOnePictures } from './harness/level-one-pictures.js';
+import { crc32 } from './harness/crc32.js';
 
 const run = promisify(execFile);
 const ROOT = fileURLToPath(new URL('../', import.meta.url));
@@ -33,22 +34,6 @@ const LEVELS = [1, 2, 3, 4, 5, 6, 7, 8, 9];
 /** PNG colour type by channel count: grey, grey+alpha, RGB, RGBA. */
 const COLOUR_TYPE: Record<Channels, number> = { 1: 0, 2: 4, 3: 2, 4: 6 };
 const SIGNATURE = Buffer.from([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a]);
-
-const CRC_TABLE = (() => {
-  const table = new Uint32Array(256);
-  for (let n = 0; n < 256; n++) {
-    let c = n;
-    for (let k = 0; k < 8; k++) c = c & 1 ? 0xedb88320 ^ (c >>> 1) : c >>> 1;
-    table[n] = c >>> 0;
-  }
-  return table;
-})();
-
-function crc32(data: Uint8Array): number {
-  let c = 0xffffffff;
-  for (let i = 0; i < data.length; i++) c = CRC_TABLE[(c ^ data[i]!) & 0xff]! ^ (c >>> 8);
-  return (c ^ 0xffffffff) >>> 0;
-}
 
 function adler32(data: Uint8Array): number {
   let a = 1;

@@ -1,11 +1,11 @@
 import pLimit from 'p-limit';
-import { largestFirst } from './largest-first.js';
 import sharp from 'sharp';
 import { JobError } from '../errors.js';
 import type { FailureCode, ImageRecord, ProgressEvent, Store, Summary, WorkItem } from '../interfaces.js';
 import type { ResolvedOptions } from '../options.js';
 import { convertImage, ImageError } from '../convert/image.js';
 import { releaseBuffer } from '../convert/pixpng.js';
+import { largestFirst } from './largest-first.js';
 import { contentTypeFor, META_SOURCE_ETAG, META_SPEC, specId } from '../convert/spec.js';
 import { upToDateReason } from '../plan/plan.js';
 import type { PlannedItem } from '../plan/plan.js';

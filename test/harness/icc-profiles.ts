@@ -1,6 +1,7 @@
 // ICC profiles made to order for the tests: a v2 RGB display profile from colorants and tone
 // curves, and a PNG that carries one (an iCCP chunk spliced into pixpng's or libpng's output).
 import { deflateSync } from 'node:zlib';
+import { crc32 } from './crc32.js';
 
 /** sRGB's colorants adapted to D50 (the ICC's connection space), as the common sRGB profiles store them. */
 export const SRGB_D50: readonly (readonly [number, number, number])[] = [
@@ -103,18 +104,6 @@ export function rgbProfile(o: { colorants: readonly (readonly number[])[]; curve
   header.write('acsp', 36, 'latin1');
   [0.9642, 1, 0.8249].forEach((v, i) => s15(v).copy(header, 68 + 4 * i));
   return Buffer.concat([header, table, ...data]);
-}
-
-const CRC_TABLE = Array.from({ length: 256 }, (_, n) => {
-  let c = n;
-  for (let k = 0; k < 8; k++) c = c & 1 ? 0xedb88320 ^ (c >>> 1) : c >>> 1;
-  return c >>> 0;
-});
-
-function crc32(b: Buffer): number {
-  let c = 0xffffffff;
-  for (const x of b) c = CRC_TABLE[(c ^ x) & 0xff]! ^ (c >>> 8);
-  return (c ^ 0xffffffff) >>> 0;
 }
 
 /** The PNG with an iCCP chunk carrying `icc` right after its IHDR (where the PNG spec wants it). */
