@@ -12,7 +12,7 @@ import { randomBytes, randomUUID } from 'node:crypto';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { createServer } from 'node:https';
 import type { AddressInfo } from 'node:net';
-import { makeCertificate } from '../harness/certificate.js';
+import { makeCertificate, type Certificate } from '../harness/certificate.js';
 import { refuseSignature } from './hmac.js';
 
 /** Api versions of the stable EmailClient specs. */
@@ -107,6 +107,17 @@ export function refuseEmailMessage(body: unknown): string | undefined {
   return undefined;
 }
 
+// One certificate for every stand-in of a test process: making one takes a second or more on a busy machine.
+let shared: Certificate | undefined;
+function certificate(): Certificate {
+  if (!shared) {
+    const made = makeCertificate();
+    shared = made;
+    process.once('exit', () => made.remove());
+  }
+  return shared;
+}
+
 export async function startEmailStandin(options: EmailStandinOptions = {}): Promise<EmailStandin> {
   const accessKey = randomBytes(32).toString('base64');
   const faults = [...(options.sendFaults ?? [])];
@@ -116,7 +127,7 @@ export async function startEmailStandin(options: EmailStandinOptions = {}): Prom
   const log: EmailStandin['log'] = [];
   let accepted = 0;
 
-  const cert = makeCertificate();
+  const cert = certificate();
   const server = createServer({ cert: cert.cert, key: cert.key }, (req: IncomingMessage, res: ServerResponse) => {
     const chunks: Buffer[] = [];
     req.on('data', (c: Buffer) => chunks.push(c));
@@ -196,10 +207,7 @@ export async function startEmailStandin(options: EmailStandinOptions = {}): Prom
     close: () =>
       new Promise<void>((resolve) => {
         server.closeAllConnections();
-        server.close(() => {
-          cert.remove();
-          resolve();
-        });
+        server.close(() => resolve());
       }),
   };
 }
