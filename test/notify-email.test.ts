@@ -1,11 +1,16 @@
-import { afterEach, describe, test } from 'node:test';
+import { after, afterEach, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
+import { mkdir, mkdtemp, readdir, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import type { Summary } from '../src/interfaces.js';
 import { UsageError } from '../src/errors.js';
 import { checkNotifyTargets, notifyAll, notifyJobEnd } from '../src/report/notify.js';
 import { jobEndMail, mailtoAddress, resolveEmailSettings, type EmailSettings } from '../src/report/email.js';
 import { contentHash, refuseSignature } from './acs-email-standin/hmac.js';
 import { refuseEmailMessage, startEmailStandin, type EmailStandin, type EmailStandinOptions } from './acs-email-standin/server.js';
+import { runPixbatch } from './harness/cli.js';
+import { jpegBuffer } from './harness/images.js';
 
 const SENDER = 'DoNotReply@0000-test.azurecomm.net';
 const fast = { minDelayMs: 5, maxDelayMs: 2000, pollIntervalMs: 5 };
@@ -212,5 +217,73 @@ describe('mail settings and targets', () => {
     assert.match(mail.plainText, /… and 15 more in the report/);
     assert.ok(!mail.plainText.includes('Cost'), 'no cost line when the cost is not known');
     assert.equal(mail.subject, 'pixbatch finished with 3 failed: 10 converted, 1 skipped, 3 failed');
+  });
+});
+
+describe('pixbatch convert --notify mailto:', () => {
+  let root: string;
+  let src: string;
+
+  before(async () => {
+    root = await mkdtemp(join(tmpdir(), 'pixbatch-mail-'));
+    src = join(root, 'in');
+    await mkdir(join(src, 'sub'), { recursive: true });
+    await writeFile(join(src, 'a.jpg'), await jpegBuffer(32, 24, 1));
+    await writeFile(join(src, 'sub', 'b.jpg'), await jpegBuffer(24, 32, 2));
+    await writeFile(join(src, 'broken.jpg'), Buffer.from('not a jpeg at all'));
+  });
+
+  after(async () => {
+    await rm(root, { recursive: true, force: true });
+  });
+
+  const env = (s: EmailStandin) => ({
+    COMMUNICATION_SERVICES_CONNECTION_STRING: s.connectionString,
+    PIXBATCH_EMAIL_SENDER: SENDER,
+    // The stand-in's throw-away certificate, trusted by the child process.
+    NODE_EXTRA_CA_CERTS: s.certPath,
+  });
+
+  test('a mail that cannot be delivered is a warning and leaves the exit code as the images decide', async () => {
+    const { s } = await standin({ outcomes: [{ status: 'Failed', code: 'EmailDropped', message: 'Email was dropped.' }] });
+    const run = await runPixbatch(['convert', src, join(root, 'out1'), '--notify', 'mailto:ops@example.com', '-q'], { env: env(s) });
+    assert.equal(s.sends.length, 1, run.stderr);
+    assert.match(run.stderr, /warning: job-end mail to ops@example\.com not sent after 1 attempt: .*EmailDropped/);
+    assert.equal(run.code, 1, 'exit code 1 for the broken image, as without --notify');
+    const clean = join(root, 'clean');
+    await mkdir(clean, { recursive: true });
+    await writeFile(join(clean, 'c.jpg'), await jpegBuffer(16, 16, 3));
+    const ok = await runPixbatch(['convert', clean, join(root, 'out2'), '--notify', 'mailto:ops@example.com', '-q'], { env: env(s) });
+    assert.equal(ok.code, 0, ok.stderr);
+    assert.match(ok.stderr, /not sent/);
+  });
+
+  test('the config file names the targets and the sender when --notify is not given', async () => {
+    const { s } = await standin({ senders: ['reports@pixbatch.example'] });
+    const config = join(root, 'pixbatch.config.json');
+    await writeFile(config, JSON.stringify({ notify: { to: ['mailto:night@example.com'], emailSender: 'reports@pixbatch.example' } }));
+    const report = join(root, 'r', 'report.json');
+    const run = await runPixbatch(['convert', src, join(root, 'out3'), '--config', config, '--report', report, '-q'], {
+      env: { ...env(s), PIXBATCH_EMAIL_SENDER: '' },
+    });
+    assert.equal(run.code, 1, run.stderr);
+    assert.doesNotMatch(run.stderr, /warning/);
+    assert.equal(s.sends.length, 1);
+    const { body } = s.sends[0]!;
+    assert.equal(body.senderAddress, 'reports@pixbatch.example');
+    assert.deepEqual(body.recipients.to, [{ address: 'night@example.com' }]);
+    assert.match(body.content.subject, /^pixbatch finished with 1 failed: 2 converted, 0 skipped, 1 failed$/);
+    assert.ok(body.content.plainText.includes(`report: ${report}`));
+    assert.ok(body.content.plainText.includes('broken.jpg'));
+  });
+
+  test('a mailto: target without a sender is a usage error before anything is converted', async () => {
+    const out = join(root, 'out4');
+    const run = await runPixbatch(['convert', src, out, '--notify', 'mailto:ops@example.com'], {
+      env: { COMMUNICATION_SERVICES_CONNECTION_STRING: 'endpoint=https://127.0.0.1:9/;accesskey=a2V5', PIXBATCH_EMAIL_SENDER: '' },
+    });
+    assert.equal(run.code, 2);
+    assert.match(run.stderr, /Expected a sender address for mailto: notifications/);
+    await assert.rejects(readdir(out), 'nothing was written');
   });
 });
