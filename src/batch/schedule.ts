@@ -286,11 +286,11 @@ async function scheduledNotify(targets: string[] | undefined, email: Pick<EmailS
 }
 
 /** Tells the schedule's targets that a run ended; a failure is a warning on the task's stderr. */
-async function notifyRunEnd(settings: ScheduleSettings, report: Report): Promise<void> {
+async function notifyRunEnd(settings: ScheduleSettings, report: Report, email: EmailSettings | undefined): Promise<void> {
   if (!settings.notify?.to.length) return;
   const { notifyAll } = await import('../report/notify.js');
   const hints = { report: [`report: ${jobFolderLocation(settings.destination, report.jobId ?? '')}/report.json (and report.html)`, `summary again: pixbatch batch report ${report.jobId}`] };
-  await notifyAll(settings.notify.to, summaryOf(report), { email: settings.notify.email ?? {}, hints });
+  await notifyAll(settings.notify.to, summaryOf(report), { email: { ...settings.notify.email, ...email }, hints });
 }
 
 function settingsOf(s: { jobSpecification?: { jobManagerTask?: JobManagerTask } }): Partial<ScheduleSettings> {
@@ -362,7 +362,10 @@ export function batchTaskTokenCredential(token: string): TokenCredential {
  * images that are new or stale), record the folder on the job, and add one task per shard. With
  * nothing to convert, it writes the report at once and the job ends with it.
  */
-export async function runScheduledJob(env: NodeJS.ProcessEnv = process.env, options: { client?: BatchClient; signal?: AbortSignal } = {}): Promise<{ jobId: string; tasks: number; planned: JobFile['planned'] }> {
+export async function runScheduledJob(
+  env: NodeJS.ProcessEnv = process.env,
+  options: { client?: BatchClient; signal?: AbortSignal; /** Added to the schedule's mail settings (tests, embedding applications). */ email?: EmailSettings } = {},
+): Promise<{ jobId: string; tasks: number; planned: JobFile['planned'] }> {
   const jobId = env.AZ_BATCH_JOB_ID;
   const accountUrl = env.AZ_BATCH_ACCOUNT_URL;
   const token = env.AZ_BATCH_AUTHENTICATION_TOKEN;
@@ -390,10 +393,10 @@ export async function runScheduledJob(env: NodeJS.ProcessEnv = process.env, opti
     await source.prepare?.('source');
     await destination.prepare?.('destination');
     folder = await JobFolder.open(folderUrl);
-    await reportPreviousRun(settings, jobId);
+    await reportPreviousRun(settings, jobId, options.email);
     // A retried manager task keeps the plan it wrote: tasks it added may have run on those shards already.
     const earlier = (await folder.store.stat(JOB_FILE)) ? await folder.readJob() : undefined;
-    if (earlier) return await submitPlanned(client, folder, earlier, settings, options.signal);
+    if (earlier) return await submitPlanned(client, folder, earlier, settings, options.signal, options.email);
     const planned = await planShards({
       source,
       destination,
@@ -426,7 +429,7 @@ export async function runScheduledJob(env: NodeJS.ProcessEnv = process.env, opti
       bundle: settings.bundle,
     };
     await folder.writeJob(job);
-    return await submitPlanned(client, folder, job, settings, options.signal);
+    return await submitPlanned(client, folder, job, settings, options.signal, options.email);
   } finally {
     await source?.close?.();
     await destination?.close?.();
@@ -439,14 +442,14 @@ export async function runScheduledJob(env: NodeJS.ProcessEnv = process.env, opti
  * previous one ended, and nobody watched it). Its failed tasks are not known here: images without a
  * result are reported as not finished.
  */
-async function reportPreviousRun(settings: ScheduleSettings, jobId: string): Promise<void> {
+async function reportPreviousRun(settings: ScheduleSettings, jobId: string, email: EmailSettings | undefined): Promise<void> {
   const m = /^(.+):job-(\d+)$/.exec(jobId);
   if (!m || Number(m[2]) < 2) return;
   const previous = await JobFolder.open(jobFolderLocation(settings.destination, `${m[1]}:job-${Number(m[2]) - 1}`));
   try {
     if (!(await previous.store.stat(JOB_FILE)) || (await previous.store.stat(REPORT_FILE))) return;
     const report = await mergeReport({ folder: previous, job: await previous.readJob() });
-    await notifyRunEnd(settings, report);
+    await notifyRunEnd(settings, report, email);
   } catch (err) {
     // The report can still be made with `pixbatch batch report`; this run goes on.
     process.stderr.write(`pixbatch: could not write the previous run's report: ${(err as Error).message}\n`);
@@ -462,6 +465,7 @@ async function submitPlanned(
   job: JobFile,
   settings: ScheduleSettings,
   signal: AbortSignal | undefined,
+  email: EmailSettings | undefined,
 ): Promise<{ jobId: string; tasks: number; planned: JobFile['planned'] }> {
   const { jobId, jobFolder } = job;
   // `pixbatch batch status|report JOB_ID` find the folder from the job's metadata, as for convert --pool.
@@ -478,7 +482,7 @@ async function submitPlanned(
   );
   if (job.shards.count === 0) {
     // Nothing new: the report is complete now, and the job ends with this task.
-    await notifyRunEnd(settings, await mergeReport({ folder, job }));
+    await notifyRunEnd(settings, await mergeReport({ folder, job }), email);
     return { jobId, tasks: 0, planned: job.planned };
   }
   const tasks = taskSpecs({
