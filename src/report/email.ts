@@ -1,12 +1,12 @@
 // Job-end mail through Azure Communication Services Email (`@azure/communication-email`). Loaded only
 // when a `mailto:` target is given, so a plain run never loads the SDK.
 import { randomUUID } from 'node:crypto';
-import { setTimeout as sleep } from 'node:timers/promises';
 import type { TokenCredential } from '@azure/core-auth';
-import pRetry, { AbortError } from 'p-retry';
+import { AbortError } from 'p-retry';
 import { UsageError } from '../errors.js';
 import type { Summary } from '../interfaces.js';
 import { formatBytes } from '../cli/summary-text.js';
+import { retryAfterMs, withDeliveryRetries } from './delivery-retry.js';
 import type { JobOutcome, NotifyOptions, NotifyResult } from './notify.js';
 
 /** The Communication Services endpoint, `https://RESOURCE.communication.azure.com`. */
@@ -124,15 +124,6 @@ interface RestLikeError extends Error {
   response?: { headers: { get(name: string): string | undefined } };
 }
 
-function retryAfterMs(err: RestLikeError): number | undefined {
-  const header = err.response?.headers.get('retry-after');
-  if (!header) return undefined;
-  const seconds = Number(header);
-  if (Number.isFinite(seconds) && seconds >= 0) return seconds * 1000;
-  const at = Date.parse(header);
-  return Number.isFinite(at) ? Math.max(0, at - Date.now()) : undefined;
-}
-
 function describeError(err: unknown): string {
   if (!(err instanceof Error)) return String(err);
   const e = err as RestLikeError;
@@ -157,7 +148,6 @@ export async function sendJobEndMail(
 ): Promise<NotifyResult> {
   const settings = resolveEmailSettings(options.email);
   const warn = options.warn ?? ((m: string) => process.stderr.write(`${m}\n`));
-  const maxDelayMs = options.maxDelayMs ?? 30_000;
   const { EmailClient } = await import('@azure/communication-email');
   // pixbatch's retry below is the only one, so attempts and warnings count the same as for the webhook.
   const clientOptions = { retryOptions: { maxRetries: 0 }, ...(settings.tlsCa ? { tlsOptions: { ca: settings.tlsCa } } : {}) };
@@ -215,20 +205,7 @@ export async function sendJobEndMail(
   };
 
   try {
-    await pRetry(attempt, {
-      retries: options.retries ?? 5,
-      minTimeout: options.minDelayMs ?? 1000,
-      maxTimeout: maxDelayMs,
-      factor: 2,
-      randomize: true,
-      signal: options.signal,
-      onFailedAttempt: async ({ error, attemptNumber, retriesLeft }) => {
-        if (retriesLeft <= 0 || options.signal?.aborted) return;
-        await options.onRetry?.({ attempt: attemptNumber, retriesLeft, error });
-        const wait = retryAfterMs(error as RestLikeError);
-        if (wait) await sleep(Math.min(wait, maxDelayMs), undefined, { signal: options.signal });
-      },
-    });
+    await withDeliveryRetries(attempt, options, (error) => retryAfterMs((error as RestLikeError).response?.headers.get('retry-after')));
     return { delivered: true, attempts, status };
   } catch (err) {
     const error = describeError(err);

@@ -1,9 +1,9 @@
 import { createHmac, randomUUID, timingSafeEqual } from 'node:crypto';
-import { setTimeout as sleep } from 'node:timers/promises';
-import pRetry, { AbortError } from 'p-retry';
+import { AbortError } from 'p-retry';
 import { UsageError } from '../errors.js';
 import type { Summary } from '../interfaces.js';
 import { VERSION } from '../version.js';
+import { retryAfterMs, withDeliveryRetries } from './delivery-retry.js';
 import { mailtoAddress, resolveEmailSettings, sendJobEndMail, type EmailSettings, type MailHints } from './email.js';
 
 /** How a job ended, as the webhook's `X-Pixbatch-Outcome` header says. */
@@ -154,14 +154,6 @@ class HttpStatusError extends Error {
   }
 }
 
-function retryAfterMs(header: string | null): number | undefined {
-  if (!header) return undefined;
-  const seconds = Number(header);
-  if (Number.isFinite(seconds) && seconds >= 0) return seconds * 1000;
-  const at = Date.parse(header);
-  return Number.isFinite(at) ? Math.max(0, at - Date.now()) : undefined;
-}
-
 function describe(err: unknown): string {
   if (!(err instanceof Error)) return String(err);
   const cause = (err as { cause?: { code?: string; message?: string } }).cause;
@@ -188,7 +180,6 @@ export async function notifyJobEnd(url: string, summary: Summary, options: Notif
   const outcome = options.outcome ?? outcomeOf(summary);
   const body = JSON.stringify(summary);
   const delivery = randomUUID();
-  const maxDelayMs = options.maxDelayMs ?? 30_000;
   const warn = options.warn ?? ((m: string) => process.stderr.write(`${m}\n`));
   let attempts = 0;
   let status: number | undefined;
@@ -224,20 +215,7 @@ export async function notifyJobEnd(url: string, summary: Summary, options: Notif
   };
 
   try {
-    await pRetry(attempt, {
-      retries: options.retries ?? 5,
-      minTimeout: options.minDelayMs ?? 1000,
-      maxTimeout: maxDelayMs,
-      factor: 2,
-      randomize: true,
-      signal: options.signal,
-      onFailedAttempt: async ({ error, attemptNumber, retriesLeft }) => {
-        if (retriesLeft <= 0 || options.signal?.aborted) return;
-        await options.onRetry?.({ attempt: attemptNumber, retriesLeft, error });
-        const wait = error instanceof HttpStatusError ? error.retryAfterMs : undefined;
-        if (wait) await sleep(Math.min(wait, maxDelayMs), undefined, { signal: options.signal });
-      },
-    });
+    await withDeliveryRetries(attempt, options, (error) => (error instanceof HttpStatusError ? error.retryAfterMs : undefined));
     return { delivered: true, attempts, status };
   } catch (err) {
     const error = describe(err);
