@@ -9,6 +9,7 @@ import { checkNotifyTargets, notifyAll, notifyJobEnd } from '../src/report/notif
 import { jobEndMail, mailtoAddress, resolveEmailSettings, type EmailSettings } from '../src/report/email.js';
 import { contentHash, refuseSignature } from './acs-email-standin/hmac.js';
 import { refuseEmailMessage, startEmailStandin, type EmailStandin, type EmailStandinOptions } from './acs-email-standin/server.js';
+import { FixedTokenCredential } from './arm-standin/credential.js';
 import { runPixbatch } from './harness/cli.js';
 import { jpegBuffer } from './harness/images.js';
 
@@ -161,6 +162,15 @@ describe('job-end mail through Communication Services Email', () => {
     assert.equal(result.delivered, false);
     assert.deepEqual(s.log.map((l) => l.status), [401]);
     assert.match(warnings[0]!, /HTTP 401 Denied/);
+  });
+
+  test('without a connection string the mail is sent with an Entra token for the Communication Services scope', async () => {
+    const { s } = await standin({ token: 'entra-token-1' });
+    const credential = new FixedTokenCredential('entra-token-1');
+    const result = await notifyJobEnd('mailto:ops@example.com', summary(), { ...fast, email: { endpoint: s.endpoint, sender: SENDER, credential, tlsCa: s.ca } });
+    assert.deepEqual(result, { delivered: true, attempts: 1, status: 202 });
+    assert.equal(s.sends[0]!.headers.authorization, 'Bearer entra-token-1');
+    assert.ok(credential.scopes.includes('https://communication.azure.com//.default'), credential.scopes.join(' '));
   });
 
   test('webhooks and mail go out side by side', async () => {

@@ -6,7 +6,8 @@
 //   Email_GetSendResult GET  /emails/operations/{operationId} -> 200 EmailSendResult (Running, then Succeeded or
 //                       Failed with an ErrorDetail), retry-after while not terminal
 // Errors answer with common-types data-plane v1 ErrorResponse ({ error: ErrorDetail }) and x-ms-error-code.
-// Every request must carry the HMAC-SHA256 signature made with the connection string's access key.
+// Every request must carry the HMAC-SHA256 signature made with the connection string's access key, or a
+// Microsoft Entra bearer token (what the SDK sends with a TokenCredential).
 // HTTPS with a throw-away certificate: the SDK's pipeline refuses plain http.
 import { randomBytes, randomUUID } from 'node:crypto';
 import type { IncomingMessage, ServerResponse } from 'node:http';
@@ -35,6 +36,8 @@ export interface EmailStandinOptions {
   outcomes?: Array<'Succeeded' | { status: 'Failed'; code: string; message: string }>;
   /** Sender addresses of the linked domain; others are refused as the service does (default: any). */
   senders?: string[];
+  /** A Microsoft Entra access token accepted as `Authorization: Bearer` instead of the HMAC signature. */
+  token?: string;
 }
 
 export interface ReceivedSend {
@@ -142,8 +145,13 @@ export async function startEmailStandin(options: EmailStandinOptions = {}): Prom
       const error = (status: number, code: string, message: string, headers: Record<string, string> = {}) =>
         answer(status, { error: { code, message } }, { 'x-ms-error-code': code, ...headers });
 
-      const refused = refuseSignature({ method: req.method!, pathAndQuery: req.url!, host: req.headers.host ?? '', headers: req.headers, body: raw }, accessKey);
-      if (refused) return error(401, 'Denied', `Denied by the HMAC check: ${refused}`);
+      const bearer = /^Bearer (.+)$/.exec(req.headers.authorization ?? '')?.[1];
+      if (bearer !== undefined) {
+        if (!options.token || bearer !== options.token) return error(401, 'Denied', 'The bearer token is not valid for this resource');
+      } else {
+        const refused = refuseSignature({ method: req.method!, pathAndQuery: req.url!, host: req.headers.host ?? '', headers: req.headers, body: raw }, accessKey);
+        if (refused) return error(401, 'Denied', `Denied by the HMAC check: ${refused}`);
+      }
       const apiVersion = url.searchParams.get('api-version');
       if (!apiVersion || !API_VERSIONS.has(apiVersion)) return error(400, 'InvalidApiVersion', `Unsupported api-version "${apiVersion}"`);
 
