@@ -11,7 +11,9 @@ import {
   type ResolvedConfig,
 } from './schema.js';
 
-export const CONFIG_FILE_NAME = 'pixbatch.config.json';
+import { CONFIG_FILE_NAME } from './file-name.js';
+
+export { CONFIG_FILE_NAME };
 
 /**
  * Command-line values, as commander hands them over (strings or numbers). Unknown keys are ignored,

@@ -1,7 +1,7 @@
 import { access } from 'node:fs/promises';
 import { resolve } from 'node:path';
 import type { EmailSettings } from '../report/email.js';
-import { CONFIG_FILE_NAME, loadConfig } from './load.js';
+import { CONFIG_FILE_NAME } from './file-name.js';
 
 export interface NotifySettings {
   /** Webhook URLs and `mailto:` targets. */
@@ -29,6 +29,7 @@ export async function notifySettings(
   const named = flags.config || env.PIXBATCH_CONFIG;
   if (!named && !(await exists(resolve(cwd, CONFIG_FILE_NAME)))) return { notify: flags.notify ?? [], email: {} };
   // Only the notify settings are read from the environment: other variables do not concern this command.
+  const { loadConfig } = await import('./load.js');
   const config = await loadConfig({
     flags: { config: flags.config },
     env: { PIXBATCH_CONFIG: env.PIXBATCH_CONFIG, PIXBATCH_EMAIL_ENDPOINT: env.PIXBATCH_EMAIL_ENDPOINT, PIXBATCH_EMAIL_SENDER: env.PIXBATCH_EMAIL_SENDER },
