@@ -6,6 +6,7 @@ import { AbortError } from 'p-retry';
 import { UsageError } from '../errors.js';
 import type { Summary } from '../interfaces.js';
 import { formatBytes } from '../cli/summary-text.js';
+import { registerSecret } from '../store/redact.js';
 import { retryAfterMs, withDeliveryRetries } from './delivery-retry.js';
 import type { JobOutcome, NotifyOptions, NotifyResult } from './notify.js';
 
@@ -153,6 +154,8 @@ export async function sendJobEndMail(
   const clientOptions = { retryOptions: { maxRetries: 0 }, ...(settings.tlsCa ? { tlsOptions: { ca: settings.tlsCa } } : {}) };
   let client: InstanceType<typeof EmailClient>;
   if (settings.connectionString) {
+    // Masked in anything pixbatch prints, like the storage keys.
+    registerSecret(/(?:^|;)\s*accesskey=([^;]+)/i.exec(settings.connectionString)?.[1]);
     client = new EmailClient(settings.connectionString, clientOptions);
   } else {
     let credential = settings.credential;
