@@ -95,7 +95,10 @@ export interface JobReleaseTask {
   userIdentity?: UserIdentity;
 }
 
-/** A task that runs first in a job (used by job schedules to add the job's tasks). */
+/**
+ * A task that runs first in a job (used by job schedules to add the job's tasks). It signs in with the pool's
+ * managed identity: task authentication tokens (`authenticationTokenSettings`) were retired in September 2024.
+ */
 export interface JobManagerTask {
   id: string;
   displayName?: string;
@@ -107,8 +110,6 @@ export interface JobManagerTask {
   killJobOnCompletion?: boolean;
   runExclusive?: boolean;
   userIdentity?: UserIdentity;
-  /** `access: ['job']` gives the task `AZ_BATCH_AUTHENTICATION_TOKEN`, good for operations on its own job. */
-  authenticationTokenSettings?: { access: Array<'job'> };
   allowLowPriorityNode?: boolean;
 }
 

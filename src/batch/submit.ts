@@ -9,6 +9,7 @@ import {
   type BatchJobSpec,
   type BatchTaskSpec,
   type EnvironmentSetting,
+  type UserIdentity,
 } from './client.js';
 import { BUNDLE_NODE, BUNDLE_SCRIPT } from './bundle.js';
 import { taskIdFor } from './job-folder.js';
@@ -29,26 +30,36 @@ export function bundleDirVar(sha256: string): string {
 }
 
 /**
- * The preparation task's script: unpack the bundle once per node into the shared directory
- * (into a temporary folder, then one rename, so a half-unpacked bundle is never used).
+ * The preparation task's command line: unpack the bundle once per node into the shared directory
+ * (into a temporary folder, then one rename, so a half-unpacked bundle is never used). One line:
+ * how the Linux node agent splits a command line with newlines in it is not documented.
+ * The archive is named relative to the working directory: the REST reference says resource files land
+ * there (`filePath` is "relative to the Task's working directory") and that a command line should use
+ * relative paths or the Batch variables. Tasks find the unpacked bundle through AZ_BATCH_NODE_SHARED_DIR,
+ * not through a relative path: the layout between a task's and the shared directory is not documented.
  */
 export function preparationCommand(sha256: string): string {
   const dir = bundleDirVar(sha256);
-  const script = [
-    'set -e',
-    `d="${dir}"`,
-    `if [ ! -x "$d/${BUNDLE_NODE}" ]; then`,
-    '  t="$d.tmp.$$"',
-    '  rm -rf "$t" && mkdir -p "$t"',
-    '  tar -xzf "$AZ_BATCH_JOB_PREP_WORKING_DIR/pixbatch.tar.gz" -C "$t"',
+  const unpack = [
+    't="$d.tmp.$$"',
+    'rm -rf "$t"',
+    'mkdir -p "$t"',
+    'tar -xzf pixbatch.tar.gz -C "$t"',
     // Node's compile cache: every task on the node starts the same script, so it is parsed once.
-    '  mkdir -p "$t/.compile-cache" && chmod 777 "$t/.compile-cache"',
-    '  mv -T "$t" "$d" 2>/dev/null || rm -rf "$t"',
-    'fi',
-    `"$d/${BUNDLE_NODE}" "$d/${BUNDLE_SCRIPT}" --version`,
-  ].join('\n');
+    'mkdir -p "$t/.compile-cache"',
+    'chmod 777 "$t/.compile-cache"',
+    // Another job's preparation may have unpacked the same build first: keep that one.
+    '{ mv -T "$t" "$d" 2>/dev/null || rm -rf "$t"; }',
+  ].join(' && ');
+  const script = `d="${dir}" && if [ ! -x "$d/${BUNDLE_NODE}" ]; then ${unpack}; fi && "$d/${BUNDLE_NODE}" "$d/${BUNDLE_SCRIPT}" --version`;
   return `/bin/sh -c ${shQuote(script)}`;
 }
+
+/**
+ * Who the preparation task and every task run as: the same pool-wide non-admin user, so tasks can read
+ * what the preparation task unpacked (the REST reference contradicts itself about the default user).
+ */
+export const TASK_USER: UserIdentity = { autoUser: { scope: 'pool', elevationLevel: 'nonadmin' } };
 
 /** The command line of the task for one shard. */
 export function workerCommand(sha256: string, jobFolder: string, shard: number, extra: string[] = []): string {
@@ -84,6 +95,7 @@ export function jobSpec(input: JobSpecInput): BatchJobSpec {
           ...(input.identityResourceId ? { identityReference: { resourceId: input.identityResourceId } } : {}),
         },
       ],
+      userIdentity: TASK_USER,
       waitForSuccess: true,
       rerunOnNodeRebootAfterSuccess: true,
       constraints: { maxTaskRetryCount: 2, maxWallClockTime: 'PT15M' },
@@ -120,6 +132,7 @@ export function taskSpecs(input: TaskSpecInput): BatchTaskSpec[] {
     id: taskIdFor(i),
     displayName: `pixbatch shard ${i}`,
     commandLine: workerCommand(input.sha256, input.jobFolder, i),
+    userIdentity: TASK_USER,
     ...(env.length ? { environmentSettings: env } : {}),
     constraints: { maxTaskRetryCount: input.maxTaskRetryCount, maxWallClockTime: input.maxWallClockTime },
   }));

@@ -12,6 +12,7 @@ import { BATCH_API_VERSION, MAX_COLLECTION_BODY_BYTES, MAX_TASKS_PER_COLLECTION 
 import type { BatchJobScheduleSpec, BatchJobSpec, BatchTaskSpec, JobPatch } from '../../src/batch/client.js';
 import { authenticate, type Principal } from './auth.js';
 import { applySelect, compileFilter } from './odata.js';
+import { refuseRetiredProperties } from './retired.js';
 import { BatchService } from './service.js';
 import { makeCertificate } from '../harness/certificate.js';
 import type { BatchStandIn, RecordedCall, StandInOptions } from './types.js';
@@ -57,7 +58,8 @@ export async function startBatchStandIn(options: StandInOptions = {}): Promise<B
   const accountKey = options.accountKey ?? randomBytes(64).toString('base64');
   const poolId = options.poolId ?? 'pixbatch-pool';
   const acceptTokens = new Set(options.acceptTokens ?? []);
-  const useTls = options.tls === true || acceptTokens.size > 0;
+  const identities = new Set(options.identities ?? []);
+  const useTls = options.tls === true || acceptTokens.size > 0 || identities.size > 0;
   const calls: RecordedCall[] = [];
   const pageSize = options.defaultPageSize ?? 1000;
   let throttle = { left: 0, status: 503, retryAfter: 1 };
@@ -219,11 +221,8 @@ export async function startBatchStandIn(options: StandInOptions = {}): Promise<B
         const code = throttle.status === 429 ? 'TooManyRequests' : throttle.status === 503 ? 'ServerBusy' : 'InternalError';
         throw new ServiceError(throttle.status, code, 'The server is busy.', [], { 'retry-after': String(throttle.retryAfter) });
       }
-      const principal = authenticate(req, { accountName, accountKey, acceptTokens, jobTokens: service.jobTokens });
+      const principal = authenticate(req, { accountName, accountKey, acceptTokens, identities });
       if (!r) throw new ServiceError(404, 'ResourceNotFound', 'The specified resource does not exist.');
-      if (principal.kind === 'job' && !(path.startsWith('/jobs/') && params[0]?.toLowerCase() === principal.jobId.toLowerCase())) {
-        throw new ServiceError(403, 'AuthorizationFailure', 'This request is not authorized to perform this operation.');
-      }
       const apiVersion = query.get('api-version');
       if (!apiVersion) {
         throw new ServiceError(400, 'MissingRequiredQueryParameter', 'A query parameter that is mandatory for this request is not specified.', [
@@ -249,11 +248,14 @@ export async function startBatchStandIn(options: StandInOptions = {}): Promise<B
             { key: 'PropertyName', value: 'body' },
           ]);
         }
+        let parsed: unknown;
         try {
-          return JSON.parse(text) as unknown;
+          parsed = JSON.parse(text);
         } catch {
           throw new ServiceError(400, 'InvalidRequestBody', 'The specified Request Body is not syntactically valid.');
         }
+        refuseRetiredProperties(parsed);
+        return parsed;
       };
       reply(await r.handler({ req, params, query, body, principal }));
     } catch (err) {
