@@ -27,9 +27,11 @@ export function stringToSignFor(req: IncomingMessage, accountName: string): stri
   };
   let s = `${req.method}\n`;
   for (const name of STANDARD) {
-    const v = h(name);
-    const empty = (name === 'content-length' && v === '0') || (name === 'date' && h('ocp-date') !== '');
-    s += `${empty ? '' : v}\n`;
+    let v = h(name);
+    // Content-Length as the official SDKs sign it: "0" when a request other than GET or HEAD carries none.
+    if (name === 'content-length' && v === '' && req.method !== 'GET' && req.method !== 'HEAD') v = '0';
+    if (name === 'date' && h('ocp-date') !== '') v = '';
+    s += `${v}\n`;
   }
   for (const name of Object.keys(req.headers).filter((n) => n.startsWith('ocp-')).sort()) s += `${name}:${h(name).trim()}\n`;
   const [rawPath, rawQuery = ''] = (req.url ?? '/').split('?');

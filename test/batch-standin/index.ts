@@ -37,6 +37,29 @@ interface Ctx {
   principal: Principal;
 }
 
+/**
+ * Query parameters as the documented examples send them: `$filter`, `$select`, `$expand` with a literal `$`,
+ * values percent-encoded. Stricter than the service is known to be, so a client that drifts fails a test:
+ * a `%24` name may be ignored by the service (the filter silently dropped), and a `+` in a value has been read
+ * as a space inside DateTime literals (Azure/Batch issue 176).
+ */
+function checkQueryEncoding(rawQuery: string): void {
+  for (const part of rawQuery.split('&')) {
+    if (!part) continue;
+    const eq = part.indexOf('=');
+    const name = eq < 0 ? part : part.slice(0, eq);
+    const value = eq < 0 ? '' : part.slice(eq + 1);
+    const bad = /%24/i.test(name) ? 'the name has %24 where the service expects a literal $' : value.includes('+') ? 'the value has a + (write a space as %20, a plus as %2B)' : undefined;
+    if (bad) {
+      throw new ServiceError(400, 'InvalidQueryParameterValue', 'The value for one of the query parameters specified in the request URI is invalid.', [
+        { key: 'QueryParameterName', value: decodeURIComponent(name) },
+        { key: 'QueryParameterValue', value },
+        { key: 'Reason', value: bad },
+      ]);
+    }
+  }
+}
+
 type Reply = { status: number; body?: unknown; raw?: Buffer; headers?: Record<string, string> };
 type Handler = (ctx: Ctx) => Reply | Promise<Reply>;
 
@@ -86,10 +109,10 @@ export async function startBatchStandIn(options: StandInOptions = {}): Promise<B
     if (skip + max < filtered.length) {
       // Back through the door the request came in by (TLS or the plain one).
       const base = `${(ctx.req.socket as { encrypted?: boolean }).encrypted ? 'https' : 'http'}://${ctx.req.headers.host}`;
-      const next = new URL(`${base}${ctx.req.url!.split('?')[0]}`);
-      for (const [k, v] of ctx.query) if (k !== '$skiptoken' && k !== 'timeout') next.searchParams.set(k, v);
-      next.searchParams.set('$skiptoken', `o${skip + max}`);
-      body['odata.nextLink'] = next.toString();
+      // Written as the service writes it: `$` names literal, values percent-encoded.
+      const params = [...ctx.query].filter(([k]) => k !== '$skiptoken' && k !== 'timeout').map(([k, v]) => `${k}=${encodeURIComponent(v)}`);
+      params.push(`$skiptoken=o${skip + max}`);
+      body['odata.nextLink'] = `${base}${ctx.req.url!.split('?')[0]}?${params.join('&')}`;
     }
     return { status: 200, body };
   };
@@ -223,6 +246,7 @@ export async function startBatchStandIn(options: StandInOptions = {}): Promise<B
       }
       const principal = authenticate(req, { accountName, accountKey, acceptTokens, identities });
       if (!r) throw new ServiceError(404, 'ResourceNotFound', 'The specified resource does not exist.');
+      checkQueryEncoding(rawQuery);
       const apiVersion = query.get('api-version');
       if (!apiVersion) {
         throw new ServiceError(400, 'MissingRequiredQueryParameter', 'A query parameter that is mandatory for this request is not specified.', [
