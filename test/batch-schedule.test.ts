@@ -196,7 +196,7 @@ describe('Batch job schedules on the stand-in', () => {
         identityResourceId: IDENTITY, identityClientId: CLIENT_ID,
         bundle: { url: `${dst}/unused.tar.gz`, sha256: 'ef'.repeat(32), version: '0.1.0' },
       },
-      { every: 'PT1H', startAt: '2099-01-01T00:00:00Z' },
+      { every: 'PT1H', startAt: new Date(Date.now() + 86_400_000).toISOString() },
     ))) as BatchJobScheduleSpec & { jobSpecification: { jobManagerTask: Record<string, unknown> } };
     settings.jobSpecification.jobManagerTask.authenticationTokenSettings = { access: ['job'] };
     const err = await client.addJobSchedule(settings).then(() => undefined, (e: unknown) => e);

@@ -25,7 +25,7 @@ import { JOB_FILE, JobFolder, jobFolderLocation, REPORT_FILE, type JobFile } fro
 import { mergeReport } from './merge-report.js';
 import { parseShardSize, planShards, type PoolShape, type ShardSize } from './shards.js';
 import { nodeBatchCredential } from './node-identity.js';
-import { addTasks, bundleDirVar, jobSpec, shQuote, TASK_USER, taskSpecs } from './submit.js';
+import { addJobScheduleOnce, addTasks, bundleDirVar, jobSpec, META_SUBMISSION, newSubmissionId, shQuote, TASK_USER, taskSpecs } from './submit.js';
 
 /** The job manager task's id in every scheduled job. */
 export const SCHEDULE_MANAGER_TASK_ID = 'pixbatch-plan';
@@ -155,7 +155,11 @@ export function managerCommand(sha256: string): string {
  * (the bundle as a resource file with the pool's identity) and a job manager task that plans and
  * submits the run; the job ends itself when its tasks are done.
  */
-export function scheduleSpec(settings: ScheduleSettings, timing: { every: string; startAt?: string; endAt?: string }): BatchJobScheduleSpec {
+export function scheduleSpec(
+  settings: ScheduleSettings,
+  timing: { every: string; startAt?: string; endAt?: string },
+  submissionId?: string,
+): BatchJobScheduleSpec {
   const { id: _id, metadata: _metadata, ...base } = jobSpec({
     jobId: settings.scheduleId,
     poolId: settings.pool.id,
@@ -200,7 +204,8 @@ export function scheduleSpec(settings: ScheduleSettings, timing: { every: string
       onAllTasksComplete: 'terminatejob',
       metadata,
     },
-    metadata,
+    // On the schedule only: it is what a replayed add reads back to know the schedule is its own.
+    metadata: [...metadata, ...(submissionId ? [{ name: META_SUBMISSION, value: submissionId }] : [])],
   };
 }
 
@@ -270,7 +275,7 @@ export async function createSchedule(options: CreateScheduleOptions): Promise<{ 
     bundle: { url: bundle.url, sha256: bundle.sha256, version: bundle.version },
   };
   try {
-    await client.addJobSchedule(scheduleSpec(settings, { every, startAt, endAt }));
+    await addJobScheduleOnce(client, scheduleSpec(settings, { every, startAt, endAt }, newSubmissionId()));
   } catch (err) {
     if (isBatchError(err, 'JobScheduleExists')) {
       throw new UsageError(`A schedule named ${options.scheduleId} already exists in ${accountUrl}; delete it first (pixbatch batch schedule delete ${options.scheduleId})`);

@@ -1,4 +1,5 @@
 // Creates the Batch job and adds one task per shard with add-task-collection.
+import { randomUUID } from 'node:crypto';
 import pLimit from 'p-limit';
 import { JobError } from '../errors.js';
 import {
@@ -6,7 +7,10 @@ import {
   MAX_COLLECTION_BODY_BYTES,
   MAX_TASKS_PER_COLLECTION,
   type BatchClient,
+  type BatchJobScheduleSpec,
   type BatchJobSpec,
+  type NameValuePair,
+  type OperationOptions,
   type BatchTaskSpec,
   type EnvironmentSetting,
   type UserIdentity,
@@ -68,6 +72,46 @@ export function workerCommand(sha256: string, jobFolder: string, shard: number, 
   return `/bin/sh -c ${shQuote(script)}`;
 }
 
+/** Metadata naming the submission that made a job or schedule, so that a replayed add can recognise its own work. */
+export const META_SUBMISSION = 'pixbatch-submission';
+
+/** A fresh id for one submission (one `convert --pool` or `schedule create`). */
+export function newSubmissionId(): string {
+  return randomUUID();
+}
+
+/**
+ * Adds a job or a job schedule once. The retry policy replays a POST whose answer was lost; when the first
+ * POST had succeeded, the replay answers 409 JobExists or JobScheduleExists. The one found is then ours when
+ * its metadata carries this submission's id (from `spec.metadata`); otherwise the 409 is thrown as it came.
+ */
+async function addOnce(
+  spec: { id: string; metadata?: NameValuePair[] },
+  existsCode: string,
+  add: () => Promise<void>,
+  read: () => Promise<{ metadata?: NameValuePair[] }>,
+): Promise<void> {
+  const submission = spec.metadata?.find((m) => m.name === META_SUBMISSION)?.value;
+  try {
+    await add();
+  } catch (err) {
+    if (!submission || !isBatchError(err, existsCode)) throw err;
+    const found = await read();
+    if (found.metadata?.some((m) => m.name === META_SUBMISSION && m.value === submission)) return;
+    throw err;
+  }
+}
+
+/** `POST /jobs`, recognising a replay of this very add (see {@link META_SUBMISSION}). */
+export function addJobOnce(client: BatchClient, job: BatchJobSpec, options: OperationOptions = {}): Promise<void> {
+  return addOnce(job, 'JobExists', () => client.addJob(job, options), () => client.getJob(job.id, options));
+}
+
+/** `POST /jobschedules`, recognising a replay of this very add (see {@link META_SUBMISSION}). */
+export function addJobScheduleOnce(client: BatchClient, schedule: BatchJobScheduleSpec, options: OperationOptions = {}): Promise<void> {
+  return addOnce(schedule, 'JobScheduleExists', () => client.addJobSchedule(schedule, options), () => client.getJobSchedule(schedule.id, options));
+}
+
 export interface JobSpecInput {
   jobId: string;
   poolId: string;
@@ -78,6 +122,8 @@ export interface JobSpecInput {
   identityResourceId?: string;
   /** Ends the whole job after this long (ISO 8601 duration). */
   maxJobWallClockTime?: string;
+  /** Recorded in the job's metadata so that a replayed add recognises the job as its own. */
+  submissionId?: string;
 }
 
 export function jobSpec(input: JobSpecInput): BatchJobSpec {
@@ -107,6 +153,7 @@ export function jobSpec(input: JobSpecInput): BatchJobSpec {
     metadata: [
       { name: 'pixbatch-job-folder', value: input.jobFolder },
       { name: 'pixbatch-bundle-sha256', value: input.bundleSha256 },
+      ...(input.submissionId ? [{ name: META_SUBMISSION, value: input.submissionId }] : []),
     ],
   };
 }
