@@ -2,7 +2,6 @@
 // job the schedule makes starts with a job manager task that plans the run on a node (only what is
 // new or stale, thanks to up-to-date detection), writes the shards and adds one task per shard, with
 // the same job preparation, task specs and job folder as `convert --pool`.
-import type { AccessToken, TokenCredential } from '@azure/core-auth';
 import { JobError, UsageError } from '../errors.js';
 import type { Report, Store } from '../interfaces.js';
 import type { EmailSettings } from '../report/email.js';
@@ -26,7 +25,8 @@ import { parseDuration, poolShape, poolWithIdentity } from './engine.js';
 import { JOB_FILE, JobFolder, jobFolderLocation, REPORT_FILE, type JobFile } from './job-folder.js';
 import { mergeReport, summaryOf } from './merge-report.js';
 import { parseShardSize, planShards, type PoolShape, type ShardSize } from './shards.js';
-import { addTasks, bundleDirVar, jobSpec, shQuote, taskSpecs } from './submit.js';
+import { nodeBatchCredential } from './node-identity.js';
+import { addJobScheduleOnce, addTasks, bundleDirVar, jobSpec, META_SUBMISSION, newSubmissionId, shQuote, TASK_USER, taskSpecs } from './submit.js';
 
 /** The job manager task's id in every scheduled job. */
 export const SCHEDULE_MANAGER_TASK_ID = 'pixbatch-plan';
@@ -129,6 +129,18 @@ function isoTime(name: string, value: string | undefined): string | undefined {
   return new Date(t).toISOString();
 }
 
+/**
+ * The recurrence as an ISO 8601 duration. Schedule.recurrenceInterval (BatchService.json 2024-07-01.20.0):
+ * "The minimum value is 1 minute. If you specify a lower value, the Batch service rejects the schedule".
+ */
+export function recurrence(value: string | undefined): string {
+  const every = parseDuration('every', value, 'PT1H');
+  const m = /^P(?:(\d+)D)?(?:T(?:(\d+)H)?(?:(\d+)M)?(?:(\d+)S)?)?$/.exec(every)!;
+  const seconds = ((Number(m[1] ?? 0) * 24 + Number(m[2] ?? 0)) * 60 + Number(m[3] ?? 0)) * 60 + Number(m[4] ?? 0);
+  if (seconds < 60) throw new UsageError(`Expected a recurrence of at least one minute (the shortest Batch allows) for every but received "${value}"`);
+  return every;
+}
+
 function retries(value: number | string | undefined): number {
   if (value === undefined || value === '') return 3;
   const n = typeof value === 'string' && /^-?\d+$/.test(value) ? Number(value) : value;
@@ -150,7 +162,11 @@ export function managerCommand(sha256: string): string {
  * (the bundle as a resource file with the pool's identity) and a job manager task that plans and
  * submits the run; the job ends itself when its tasks are done.
  */
-export function scheduleSpec(settings: ScheduleSettings, timing: { every: string; startAt?: string; endAt?: string }): BatchJobScheduleSpec {
+export function scheduleSpec(
+  settings: ScheduleSettings,
+  timing: { every: string; startAt?: string; endAt?: string },
+  submissionId?: string,
+): BatchJobScheduleSpec {
   const { id: _id, metadata: _metadata, ...base } = jobSpec({
     jobId: settings.scheduleId,
     poolId: settings.pool.id,
@@ -172,8 +188,8 @@ export function scheduleSpec(settings: ScheduleSettings, timing: { every: string
     // The job goes on after planning: it ends when the shards' tasks are done.
     killJobOnCompletion: false,
     runExclusive: false,
-    // A token for this job only, to add its tasks; no account key on the node.
-    authenticationTokenSettings: { access: ['job'] },
+    // The same user as the preparation task and the shards' tasks, so it can run the bundle that task unpacked.
+    userIdentity: TASK_USER,
   };
   const metadata = [
     { name: META_SCHEDULE, value: settings.scheduleId },
@@ -195,7 +211,8 @@ export function scheduleSpec(settings: ScheduleSettings, timing: { every: string
       onAllTasksComplete: 'terminatejob',
       metadata,
     },
-    metadata,
+    // On the schedule only: it is what a replayed add reads back to know the schedule is its own.
+    metadata: [...metadata, ...(submissionId ? [{ name: META_SUBMISSION, value: submissionId }] : [])],
   };
 }
 
@@ -237,7 +254,7 @@ export async function createSchedule(options: CreateScheduleOptions): Promise<{ 
   // Validated here, so a bad flag fails now rather than on a node an hour later.
   resolveOptions(conversion);
   const notify = await scheduledNotify(options.notify, options.email);
-  const every = parseDuration('every', options.every, 'PT1H');
+  const every = recurrence(options.every);
   const startAt = isoTime('start', options.startAt);
   const endAt = isoTime('end', options.endAt);
   const shardSize = parseShardSize(options.shardSize);
@@ -246,6 +263,9 @@ export async function createSchedule(options: CreateScheduleOptions): Promise<{ 
   const accountUrl = options.client?.endpoint ?? batchAccountUrl(options);
 
   const { pool, identityResourceId, identityClientId } = await poolWithIdentity(client, options.pool, accountUrl, options);
+  if (!identityClientId) {
+    throw new UsageError(`Expected --identity-client-id: pool ${options.pool} does not say which client id its identity has, and each scheduled run signs in to Batch with it`);
+  }
   status(`Checking the bundle for pixbatch ${VERSION} in the scripts container…`);
   const bundle = await deployBundle({ location: options.destination, bundle: options.bundle, cacheDir: options.cacheDir, log: status });
   const settings: ScheduleSettings = {
@@ -264,7 +284,7 @@ export async function createSchedule(options: CreateScheduleOptions): Promise<{ 
     ...(notify ? { notify } : {}),
   };
   try {
-    await client.addJobSchedule(scheduleSpec(settings, { every, startAt, endAt }));
+    await addJobScheduleOnce(client, scheduleSpec(settings, { every, startAt, endAt }, newSubmissionId()));
   } catch (err) {
     if (isBatchError(err, 'JobScheduleExists')) {
       throw new UsageError(`A schedule named ${options.scheduleId} already exists in ${accountUrl}; delete it first (pixbatch batch schedule delete ${options.scheduleId})`);
@@ -347,16 +367,6 @@ export async function deleteSchedule(options: BatchAccountOptions & { scheduleId
   }
 }
 
-/** The token Batch gives a job manager task (`AZ_BATCH_AUTHENTICATION_TOKEN`), good for its own job. */
-export function batchTaskTokenCredential(token: string): TokenCredential {
-  return {
-    async getToken(): Promise<AccessToken> {
-      // Batch does not say when it expires; it outlives the task, so treat it as fresh.
-      return { token, expiresOnTimestamp: Date.now() + 3_600_000 };
-    },
-  };
-}
-
 /**
  * What a scheduled job's manager task does on the node: plan this run into the job's folder (only
  * images that are new or stale), record the folder on the job, and add one task per shard. With
@@ -368,12 +378,9 @@ export async function runScheduledJob(
 ): Promise<{ jobId: string; tasks: number; planned: JobFile['planned'] }> {
   const jobId = env.AZ_BATCH_JOB_ID;
   const accountUrl = env.AZ_BATCH_ACCOUNT_URL;
-  const token = env.AZ_BATCH_AUTHENTICATION_TOKEN;
   const raw = env[SCHEDULE_SETTINGS_VAR];
-  if (!jobId || !accountUrl || !raw || (!token && !options.client)) {
-    throw new UsageError(
-      `Expected to run as a scheduled job's manager task (AZ_BATCH_JOB_ID, AZ_BATCH_ACCOUNT_URL, AZ_BATCH_AUTHENTICATION_TOKEN and ${SCHEDULE_SETTINGS_VAR} set)`,
-    );
+  if (!jobId || !accountUrl || !raw) {
+    throw new UsageError(`Expected to run as a scheduled job's manager task (AZ_BATCH_JOB_ID, AZ_BATCH_ACCOUNT_URL and ${SCHEDULE_SETTINGS_VAR} set)`);
   }
   let settings: ScheduleSettings;
   try {
@@ -381,7 +388,8 @@ export async function runScheduledJob(
   } catch {
     throw new UsageError(`Expected JSON in ${SCHEDULE_SETTINGS_VAR}`);
   }
-  const client = options.client ?? new BatchClient(accountUrl, batchTaskTokenCredential(token!));
+  // Signs in as the pool's user-assigned identity (AZURE_CLIENT_ID in this task's environment).
+  const client = options.client ?? new BatchClient(accountUrl, await nodeBatchCredential(env));
   const resolved = resolveOptions(settings.conversion);
   const folderUrl = jobFolderLocation(settings.destination, jobId);
   let source: Store | undefined;
