@@ -4,7 +4,7 @@
 // `convert()` blob → blob in the same run. Reports events per second and per-image latency from the
 // event's arrival to its output being written.
 import { existsSync } from 'node:fs';
-import { readFile, readdir, rm, writeFile } from 'node:fs/promises';
+import { rm, writeFile } from 'node:fs/promises';
 import { availableParallelism, tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -15,6 +15,7 @@ import { blobCreatedEvent } from '../test/harness/event-grid.js';
 import { convert } from '../src/index.js';
 import { openBlobStore } from '../src/store/blob.js';
 import { onBlobCreated, resetFunctions } from '../src/functions/app.js';
+import { listFiles, upload } from './blob.js';
 
 export interface FunctionsBenchOptions {
   quick?: boolean;
@@ -57,25 +58,13 @@ export async function runFunctionsBench(options: FunctionsBenchOptions = {}): Pr
     await generate({ destination: dir, count, size: `${width}x${height}`, seed: 17 });
     await writeFile(join(dir, '.complete'), '');
   }
-  const files = (await readdir(dir, { recursive: true })).map((f) => f.split('\\').join('/')).filter((f) => /\.jpe?g$/i.test(f)).sort();
+  const files = await listFiles(dir);
 
   const saved = { ...process.env };
   const az = await startAzurite({ memoryLimitMb: 1024 });
   try {
     const service = BlobServiceClient.fromConnectionString(az.connectionString);
-    const images = service.getContainerClient('images');
-    await images.createIfNotExists();
-    const etags = new Map<string, string>();
-    let next = 0;
-    await Promise.all(
-      Array.from({ length: 16 }, async () => {
-        while (next < files.length) {
-          const f = files[next++]!;
-          const data = await readFile(join(dir, f));
-          etags.set(f, (await images.getBlockBlobClient(`incoming/${f}`).upload(data, data.length)).etag!);
-        }
-      }),
-    );
+    const etags = await upload(service, 'images', dir, files, 'incoming/');
     log(`Functions on Azurite: ${files.length} uploads ${width}x${height}, ${invocations} invocations in flight, ${cores} cores`);
 
     Object.assign(process.env, { PIXBATCH_STORAGE: az.connectionString, PIXBATCH_SOURCE: 'az://images/incoming', PIXBATCH_DESTINATION: 'az://fn-out' });
