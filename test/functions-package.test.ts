@@ -7,7 +7,8 @@ import { dirname, join } from 'node:path';
 import { promisify } from 'node:util';
 import yauzl from 'yauzl';
 import { BlobServiceClient } from '@azure/storage-blob';
-import { buildFunctionsPackage, FUNCTIONS_SCRIPT } from '../src/functions/package.js';
+import { FUNCTIONS_SCRIPT, type FunctionsPackage } from '../src/functions/package.js';
+import { runPixbatch } from './harness/cli.js';
 import { startAzurite, type Azurite } from './harness/azurite.js';
 import { jpegBuffer } from './harness/images.js';
 import { blobCreatedEvent } from './harness/event-grid.js';
@@ -92,8 +93,11 @@ await eventGrid.handler(JSON.parse(eventJson), context);
 process.stdout.write(JSON.stringify({ registrations: regs.map((r) => r.metadata), lines }));
 `;
 
-test('the packaged zip is reproducible in form, and its entry registers both triggers and converts a blob under a plain node', async () => {
-  const pkg = await buildFunctionsPackage({ out: join(work, 'functions.zip') });
+test('pixbatch functions package writes a zip of fixed form whose entry, under a plain node, registers both triggers and converts a blob', async () => {
+  const run = await runPixbatch(['functions', 'package', '--out', join(work, 'zips', 'functions.zip'), '--json']);
+  assert.equal(run.code, 0, run.stderr);
+  const pkg = JSON.parse(run.stdout) as FunctionsPackage;
+  assert.match(pkg.sha256, /^[0-9a-f]{64}$/);
   const entries = await readZip(pkg.file);
   const names = entries.map((e) => e.name);
   assert.deepEqual(names, [...names].sort(), 'entries sorted');

@@ -4,7 +4,7 @@
 // `@azure/functions-core`, so neither is inside.
 import { createHash } from 'node:crypto';
 import { createWriteStream } from 'node:fs';
-import { mkdtemp, readFile, rename, rm, stat, writeFile } from 'node:fs/promises';
+import { mkdir, mkdtemp, readFile, rename, rm, stat, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { pipeline } from 'node:stream/promises';
@@ -64,6 +64,7 @@ export async function buildFunctionsPackage(options: { out?: string } = {}): Pro
       zip.addFile(path, name, { mtime: FIXED_TIME, forceDosTimestamp: true, mode: executable ? 0o100755 : 0o100644 });
     }
     zip.end();
+    await mkdir(dirname(out), { recursive: true });
     const partial = join(dirname(out), `.${process.pid}.partial.zip`);
     try {
       await pipeline(zip.outputStream, createWriteStream(partial));
