@@ -14,6 +14,7 @@ import { storage, testBundle, uploadImages } from './batch-e2e-setup.js';
 import { runPixbatch, type CliRun } from './harness/cli.js';
 import { META_SOURCE_ETAG } from '../src/convert/spec.js';
 import { jpegBuffer } from './harness/images.js';
+import { startEmailStandin } from './acs-email-standin/server.js';
 
 /** Runs `pixbatch batch ARGS…` as a user would, with the Batch account and storage from the environment. */
 function cli(args: string[], env: Record<string, string>): Promise<CliRun> {
@@ -193,6 +194,40 @@ describe('Batch job schedules on the stand-in', () => {
     assert.deepEqual(tasks, ['shard-00000', 'shard-00001', 'shard-00002']);
     const job = await client.getJob(jobId);
     assert.equal(job.metadata?.find((m) => m.name === 'pixbatch-job-folder')?.value, jobFolderLocation(settings.destination, jobId));
+  });
+
+  it('mails the report of a run with nothing new to its notify targets, with the sender and endpoint the schedule carries', async () => {
+    const mail = await startEmailStandin({ senders: ['reports@pixbatch.example'] });
+    try {
+      const jobId = 'mailed-run';
+      await client.addJob({ id: jobId, poolInfo: { poolId: 'elsewhere' }, onAllTasksComplete: 'noaction' });
+      const settings: ScheduleSettings = {
+        scheduleId: 'mailed',
+        source: `${src}/nothing-here/`,
+        destination: `${az.blobEndpoint}/mailed`,
+        conversion: {},
+        shardSize: 'auto',
+        roundRobin: false,
+        pool: { id: 'elsewhere', shape: { nodes: 1, cores: 2, slotsPerNode: 1 } },
+        maxTaskRetryCount: 1,
+        maxWallClockTime: 'PT10M',
+        bundle: { url: 'http://unused', sha256: 'ef'.repeat(32), version: '0.1.0' },
+        notify: { to: ['mailto:night@example.com'], email: { endpoint: mail.endpoint, sender: 'reports@pixbatch.example' } },
+      };
+      const env = { AZ_BATCH_JOB_ID: jobId, AZ_BATCH_ACCOUNT_URL: batch.httpUrl, [SCHEDULE_SETTINGS_VAR]: JSON.stringify(settings) };
+      // On a node the pool's identity signs in; here the stand-in's access key and certificate stand for it.
+      const run = await runScheduledJob(env, { client, email: { connectionString: mail.connectionString, tlsCa: mail.ca } });
+      assert.equal(run.tasks, 0);
+      assert.equal(mail.sends.length, 1);
+      const { body } = mail.sends[0]!;
+      assert.equal(body.senderAddress, 'reports@pixbatch.example');
+      assert.deepEqual(body.recipients.to, [{ address: 'night@example.com' }]);
+      assert.equal(body.content.subject, 'pixbatch job mailed-run finished: 0 converted, 0 skipped, 0 failed');
+      assert.ok(body.content.plainText.includes(`${jobFolderLocation(settings.destination, jobId)}/report.json`));
+      assert.ok(body.content.plainText.includes('pixbatch batch report mailed-run'));
+    } finally {
+      await mail.close();
+    }
   });
 
   it('deletes a schedule and the jobs it made', { timeout: 60_000 }, async () => {

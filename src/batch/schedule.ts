@@ -4,7 +4,8 @@
 // the same job preparation, task specs and job folder as `convert --pool`.
 import type { AccessToken, TokenCredential } from '@azure/core-auth';
 import { JobError, UsageError } from '../errors.js';
-import type { Store } from '../interfaces.js';
+import type { Report, Store } from '../interfaces.js';
+import type { EmailSettings } from '../report/email.js';
 import { resolveOptions, type ConvertOptions } from '../options.js';
 import { openStore } from '../store/index.js';
 import { isBlobLocation } from '../store/location.js';
@@ -23,7 +24,7 @@ import { connectBatch, batchAccountUrl, type BatchAccountOptions } from './conne
 import { deployBundle, plainUrl, type DeployedBundle } from './deploy.js';
 import { parseDuration, poolShape, poolWithIdentity } from './engine.js';
 import { JOB_FILE, JobFolder, jobFolderLocation, REPORT_FILE, type JobFile } from './job-folder.js';
-import { mergeReport } from './merge-report.js';
+import { mergeReport, summaryOf } from './merge-report.js';
 import { parseShardSize, planShards, type PoolShape, type ShardSize } from './shards.js';
 import { addTasks, bundleDirVar, jobSpec, shQuote, taskSpecs } from './submit.js';
 
@@ -69,6 +70,8 @@ export interface ScheduleSettings {
   identityResourceId?: string;
   identityClientId?: string;
   bundle: { url: string; sha256: string; version: string };
+  /** Told when each run's report is written; mail is sent with the pool's identity (no connection string travels). */
+  notify?: { to: string[]; email?: { endpoint: string; sender: string } };
 }
 
 export interface CreateScheduleOptions extends ScheduledConversion, BatchAccountOptions {
@@ -88,6 +91,10 @@ export interface CreateScheduleOptions extends ScheduledConversion, BatchAccount
   maxTaskTime?: string;
   identityResourceId?: string;
   identityClientId?: string;
+  /** Webhook URLs and `mailto:` targets told when each run's report is written. */
+  notify?: string[];
+  /** Endpoint and sender for `mailto:` targets (default: environment). */
+  email?: Pick<EmailSettings, 'endpoint' | 'sender'>;
   /** Use this build instead of building (tests build once). */
   bundle?: Bundle;
   cacheDir?: string;
@@ -229,6 +236,7 @@ export async function createSchedule(options: CreateScheduleOptions): Promise<{ 
   };
   // Validated here, so a bad flag fails now rather than on a node an hour later.
   resolveOptions(conversion);
+  const notify = await scheduledNotify(options.notify, options.email);
   const every = parseDuration('every', options.every, 'PT1H');
   const startAt = isoTime('start', options.startAt);
   const endAt = isoTime('end', options.endAt);
@@ -253,6 +261,7 @@ export async function createSchedule(options: CreateScheduleOptions): Promise<{ 
     identityResourceId,
     identityClientId,
     bundle: { url: bundle.url, sha256: bundle.sha256, version: bundle.version },
+    ...(notify ? { notify } : {}),
   };
   try {
     await client.addJobSchedule(scheduleSpec(settings, { every, startAt, endAt }));
@@ -263,6 +272,25 @@ export async function createSchedule(options: CreateScheduleOptions): Promise<{ 
     throw err;
   }
   return { scheduleId: options.scheduleId, every, startAt, bundle };
+}
+
+/** The notify settings a schedule carries to its nodes: targets checked now, mail endpoint and sender resolved now. */
+async function scheduledNotify(targets: string[] | undefined, email: Pick<EmailSettings, 'endpoint' | 'sender'> | undefined): Promise<ScheduleSettings['notify']> {
+  if (!targets?.length) return undefined;
+  const { checkNotifyTargets } = await import('../report/notify.js');
+  const { mailtoAddress, resolveEmailSettings } = await import('../report/email.js');
+  checkNotifyTargets(targets, email);
+  if (!targets.some((t) => mailtoAddress(t))) return { to: targets };
+  const resolved = resolveEmailSettings(email);
+  return { to: targets, email: { endpoint: resolved.endpoint, sender: resolved.sender } };
+}
+
+/** Tells the schedule's targets that a run ended; a failure is a warning on the task's stderr. */
+async function notifyRunEnd(settings: ScheduleSettings, report: Report, email: EmailSettings | undefined): Promise<void> {
+  if (!settings.notify?.to.length) return;
+  const { notifyAll } = await import('../report/notify.js');
+  const hints = { report: [`report: ${jobFolderLocation(settings.destination, report.jobId ?? '')}/report.json (and report.html)`, `summary again: pixbatch batch report ${report.jobId}`] };
+  await notifyAll(settings.notify.to, summaryOf(report), { email: { ...settings.notify.email, ...email }, hints });
 }
 
 function settingsOf(s: { jobSpecification?: { jobManagerTask?: JobManagerTask } }): Partial<ScheduleSettings> {
@@ -334,7 +362,10 @@ export function batchTaskTokenCredential(token: string): TokenCredential {
  * images that are new or stale), record the folder on the job, and add one task per shard. With
  * nothing to convert, it writes the report at once and the job ends with it.
  */
-export async function runScheduledJob(env: NodeJS.ProcessEnv = process.env, options: { client?: BatchClient; signal?: AbortSignal } = {}): Promise<{ jobId: string; tasks: number; planned: JobFile['planned'] }> {
+export async function runScheduledJob(
+  env: NodeJS.ProcessEnv = process.env,
+  options: { client?: BatchClient; signal?: AbortSignal; /** Added to the schedule's mail settings (tests, embedding applications). */ email?: EmailSettings } = {},
+): Promise<{ jobId: string; tasks: number; planned: JobFile['planned'] }> {
   const jobId = env.AZ_BATCH_JOB_ID;
   const accountUrl = env.AZ_BATCH_ACCOUNT_URL;
   const token = env.AZ_BATCH_AUTHENTICATION_TOKEN;
@@ -362,10 +393,10 @@ export async function runScheduledJob(env: NodeJS.ProcessEnv = process.env, opti
     await source.prepare?.('source');
     await destination.prepare?.('destination');
     folder = await JobFolder.open(folderUrl);
-    await reportPreviousRun(settings.destination, jobId);
+    await reportPreviousRun(settings, jobId, options.email);
     // A retried manager task keeps the plan it wrote: tasks it added may have run on those shards already.
     const earlier = (await folder.store.stat(JOB_FILE)) ? await folder.readJob() : undefined;
-    if (earlier) return await submitPlanned(client, folder, earlier, settings, options.signal);
+    if (earlier) return await submitPlanned(client, folder, earlier, settings, options.signal, options.email);
     const planned = await planShards({
       source,
       destination,
@@ -398,7 +429,7 @@ export async function runScheduledJob(env: NodeJS.ProcessEnv = process.env, opti
       bundle: settings.bundle,
     };
     await folder.writeJob(job);
-    return await submitPlanned(client, folder, job, settings, options.signal);
+    return await submitPlanned(client, folder, job, settings, options.signal, options.email);
   } finally {
     await source?.close?.();
     await destination?.close?.();
@@ -411,13 +442,14 @@ export async function runScheduledJob(env: NodeJS.ProcessEnv = process.env, opti
  * previous one ended, and nobody watched it). Its failed tasks are not known here: images without a
  * result are reported as not finished.
  */
-async function reportPreviousRun(destination: string, jobId: string): Promise<void> {
+async function reportPreviousRun(settings: ScheduleSettings, jobId: string, email: EmailSettings | undefined): Promise<void> {
   const m = /^(.+):job-(\d+)$/.exec(jobId);
   if (!m || Number(m[2]) < 2) return;
-  const previous = await JobFolder.open(jobFolderLocation(destination, `${m[1]}:job-${Number(m[2]) - 1}`));
+  const previous = await JobFolder.open(jobFolderLocation(settings.destination, `${m[1]}:job-${Number(m[2]) - 1}`));
   try {
     if (!(await previous.store.stat(JOB_FILE)) || (await previous.store.stat(REPORT_FILE))) return;
-    await mergeReport({ folder: previous, job: await previous.readJob() });
+    const report = await mergeReport({ folder: previous, job: await previous.readJob() });
+    await notifyRunEnd(settings, report, email);
   } catch (err) {
     // The report can still be made with `pixbatch batch report`; this run goes on.
     process.stderr.write(`pixbatch: could not write the previous run's report: ${(err as Error).message}\n`);
@@ -433,6 +465,7 @@ async function submitPlanned(
   job: JobFile,
   settings: ScheduleSettings,
   signal: AbortSignal | undefined,
+  email: EmailSettings | undefined,
 ): Promise<{ jobId: string; tasks: number; planned: JobFile['planned'] }> {
   const { jobId, jobFolder } = job;
   // `pixbatch batch status|report JOB_ID` find the folder from the job's metadata, as for convert --pool.
@@ -449,7 +482,7 @@ async function submitPlanned(
   );
   if (job.shards.count === 0) {
     // Nothing new: the report is complete now, and the job ends with this task.
-    await mergeReport({ folder, job });
+    await notifyRunEnd(settings, await mergeReport({ folder, job }), email);
     return { jobId, tasks: 0, planned: job.planned };
   }
   const tasks = taskSpecs({

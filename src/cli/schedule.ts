@@ -50,11 +50,13 @@ export function registerSchedule(program: Command): void {
     .option('--max-task-time <duration>', 'longest one task may run, ISO 8601 or minutes', 'PT1H')
     .option('--identity-resource-id <id>', "user-assigned identity that downloads the bundle (default: the pool's)")
     .option('--identity-client-id <id>', "client id the tasks sign in with (default: the pool's identity)")
+    .option('--notify <url|mailto:address>', "tell this webhook URL or mailto:ADDRESS when each run's report is written (repeatable; default: notify.to of the config file)", (v: string, p: string[] = []) => [...p, v])
     .option('--json', 'print the result as JSON')
     .action(async (scheduleId: string, source: string, destination: string, flags: ScheduleCreateFlags & { json?: boolean }) => {
       const { createSchedule } = await import('../batch/schedule.js');
       const created = await createSchedule({
         ...conversionOptionsFrom(flags),
+        ...(await (await import('../config/notify.js')).notifySettings(flags)),
         scheduleId,
         source,
         destination,
