@@ -1,4 +1,4 @@
-import { Command } from 'commander';
+import type { Command } from 'commander';
 import { addBatchOptions, addConversionOptions, batchOptionsFrom, conversionOptionsFrom, type BatchFlags, type ConvertFlags } from './conversion-flags.js';
 
 interface ScheduleCreateFlags extends ConvertFlags, BatchFlags {
@@ -90,16 +90,14 @@ export function registerSchedule(program: Command): void {
     });
 
   // What each scheduled job's manager task runs on the node; not for people.
-  schedule.addCommand(
-    new Command('run-job')
-      .description("plan and submit this scheduled job's run (the job manager task)")
-      .action(async () => {
-        const { runScheduledJob } = await import('../batch/schedule.js');
-        const r = await runScheduledJob();
-        process.stdout.write(
-          `job ${r.jobId}: ${r.planned.total} images, ${r.planned.convert} to convert in ${r.tasks} task(s), ${r.planned.skip} up to date, ${r.planned.fail} refused\n`,
-        );
-      }),
-    { hidden: true },
-  );
+  schedule
+    .command('run-job', { hidden: true })
+    .description("plan and submit this scheduled job's run (the job manager task)")
+    .action(async () => {
+      const { runScheduledJob } = await import('../batch/schedule.js');
+      const r = await runScheduledJob();
+      process.stdout.write(
+        `job ${r.jobId}: ${r.planned.total} images, ${r.planned.convert} to convert in ${r.tasks} task(s), ${r.planned.skip} up to date, ${r.planned.fail} refused\n`,
+      );
+    });
 }
