@@ -47,6 +47,8 @@ type ScheduledConversion = Pick<
   | 'watermarkPosition'
   | 'watermarkOpacity'
   | 'keepMetadata'
+  | 'background'
+  | 'from'
   | 'include'
   | 'exclude'
   | 'overwrite'
@@ -220,6 +222,8 @@ export async function createSchedule(options: CreateScheduleOptions): Promise<{ 
     watermarkPosition: options.watermarkPosition,
     watermarkOpacity: options.watermarkOpacity,
     keepMetadata: options.keepMetadata,
+    background: options.background,
+    from: options.from,
     include: options.include,
     exclude: options.exclude,
     overwrite: options.overwrite,

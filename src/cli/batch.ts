@@ -129,7 +129,7 @@ export async function runConvertOnPool(source: string, destination: string, flag
   const sig = detachOnSigint(() => jobId, () => flags.batchAccountUrl);
   try {
     const result = await convertOnBatch({
-      ...conversionOptionsFrom(flags),
+      ...(await conversionOptionsFrom(flags)),
       ...batchOptionsFrom(flags),
       source,
       destination,

@@ -1,7 +1,9 @@
 // The flags every command that runs a conversion shares (`convert`, `convert --pool`,
 // `batch schedule create`), declared once with their parsing into library options.
 import { Option, type Command } from 'commander';
-import { FITS, OUTPUT_FORMATS, OVERWRITE_POLICIES, PRESETS, WATERMARK_POSITIONS, type ConvertOptions } from '../options.js';
+import type { ConvertOptions } from '../options.js';
+import { FITS, INPUT_FORMATS, OUTPUT_FORMATS, OVERWRITE_POLICIES, PRESETS, WATERMARK_POSITIONS } from '../option-values.js';
+import { locateConfigFile } from '../config/locate.js';
 
 const collect = (value: string, previous: string[] = []) => [...previous, value];
 
@@ -17,6 +19,8 @@ export interface ConvertFlags {
   watermarkPosition?: string;
   watermarkOpacity?: string;
   keepMetadata?: boolean;
+  background?: string;
+  from?: string[];
   include?: string[];
   exclude?: string[];
   overwrite?: string;
@@ -29,6 +33,8 @@ export interface ConvertFlags {
   htmlReport?: string;
   notify?: string;
   quiet?: boolean;
+  /** The config file whose `convert` section gives defaults for `--from` and `--background`. */
+  config?: string;
 }
 
 /** The conversion flags, shared by `convert` and the Batch commands that take a conversion. */
@@ -44,15 +50,25 @@ export function addConversionOptions(cmd: Command): Command {
     .addOption(new Option('--watermark-position <pos>', 'where the watermark goes').choices([...WATERMARK_POSITIONS]).default('bottom-right'))
     .option('--watermark-opacity <0-1>', 'watermark opacity', '0.5')
     .option('--keep-metadata', 'keep EXIF/ICC/XMP metadata (stripped by default)')
-    .option('--include <glob>', 'only names matching this glob, case-insensitive (repeatable; default **/*.{jpg,jpeg})', collect)
+    .option('--background <colour>', 'with --to jpeg: the colour transparent pixels are flattened onto (default white)')
+    .option('--from <format>', `source formats to take: ${INPUT_FORMATS.join(', ')} (repeatable or a comma list; default jpeg; any = all sharp reads)`, collect)
+    .option('--include <glob>', 'only names matching this glob, case-insensitive (repeatable; default: the --from formats); with --from, both must match', collect)
     .option('--exclude <glob>', 'leave out names matching this glob (repeatable)', collect)
     .addOption(new Option('--overwrite <policy>', 'existing outputs: if-newer skips up-to-date ones').choices([...OVERWRITE_POLICIES]).default('if-newer'))
     .option('--max-pixels <n>', 'refuse images larger than this many pixels, from the header (default 100000000)');
 }
 
-/** Library options from parsed flags; values stay strings so validation speaks in one voice. */
-export function conversionOptionsFrom(flags: ConvertFlags): Omit<ConvertOptions, 'source' | 'destination'> {
+/**
+ * Library options from parsed flags, with `convert.from` and `convert.background` from the config
+ * file where the command line has none; values stay strings so validation speaks in one voice.
+ */
+export async function conversionOptionsFrom(flags: ConvertFlags): Promise<Omit<ConvertOptions, 'source' | 'destination'>> {
+  const defaults = await conversionDefaults(flags.config);
+  const toJpeg = flags.to === 'jpeg' || flags.to === 'jpg';
   return {
+    from: flags.from ?? defaults.from,
+    // Only a JPEG has no alpha; a file-wide default must not make other formats fail.
+    background: flags.background ?? (toJpeg ? defaults.background : undefined),
     to: flags.to,
     quality: flags.quality,
     pngCompression: flags.pngCompression,
@@ -74,6 +90,14 @@ export function conversionOptionsFrom(flags: ConvertFlags): Omit<ConvertOptions,
     htmlReport: flags.htmlReport,
     notify: flags.notify,
   };
+}
+
+/** The config file's `convert` section; the schema (and its validator) loads only when there is a file. */
+async function conversionDefaults(config: string | undefined): Promise<{ from?: string[]; background?: string }> {
+  const file = await locateConfigFile({ config });
+  if (!file) return {};
+  const { readConfigFile } = await import('../config/load.js');
+  return (await readConfigFile(file)).convert ?? {};
 }
 
 /** Where and how a conversion runs on Azure Batch. */

@@ -34,7 +34,7 @@ export function registerConvert(program: Command): void {
     .option('--notify <url>', 'POST the JSON summary here when the job ends (HMAC-signed with PIXBATCH_WEBHOOK_SECRET)')
     .option('-q, --quiet', 'no progress and no summary text');
   addBatchOptions(cmd, 'convert')
-    .option('--config <file>', 'config file for Batch settings and prices (default: pixbatch.config.json, or PIXBATCH_CONFIG)')
+    .option('--config <file>', 'config file for conversion defaults, Batch settings and prices (default: pixbatch.config.json, or PIXBATCH_CONFIG)')
     .option('--nodes <n>', 'with --dry-run: estimate the job on a pool of this many nodes (default: the config\'s pool)')
     .option('--vm-size <size>', 'with --dry-run: VM size of that pool (default: the config\'s, else Standard_D2s_v3)')
     .addHelpText(
@@ -47,7 +47,8 @@ Examples:
   pixbatch convert ./photos ./png
   pixbatch convert ./photos ./webp --to webp --quality 80 --resize 1600x1600
   pixbatch convert ./photos ./png --preset fast --json > summary.json
-  pixbatch convert ./photos ./png --dry-run`,
+  pixbatch convert ./photos ./png --dry-run
+  pixbatch convert ./scans ./jpeg --from png,webp --to jpeg --background white`,
     )
     .action(async (source: string, destination: string, flags: ConvertFlags & BatchFlags & EstimateFlags) => {
       if (flags.pool && !flags.dryRun) {
@@ -71,7 +72,7 @@ Examples:
       let summary: Summary;
       try {
         summary = await convert({
-          ...conversionOptionsFrom(flags),
+          ...(await conversionOptionsFrom(flags)),
           source,
           destination,
           signal: abort.signal,

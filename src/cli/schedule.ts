@@ -37,7 +37,7 @@ export function registerSchedule(program: Command): void {
     .action(async (scheduleId: string, source: string, destination: string, flags: ScheduleCreateFlags & { json?: boolean }) => {
       const { createSchedule } = await import('../batch/schedule.js');
       const created = await createSchedule({
-        ...conversionOptionsFrom(flags),
+        ...(await conversionOptionsFrom(flags)),
         ...batchOptionsFrom(flags),
         scheduleId,
         source,

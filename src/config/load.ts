@@ -1,6 +1,6 @@
-import { readFile, access } from 'node:fs/promises';
-import { resolve, isAbsolute } from 'node:path';
+import { readFile } from 'node:fs/promises';
 import { UsageError } from '../errors.js';
+import { CONFIG_FILE_NAME, locateConfigFile } from './locate.js';
 import {
   configFileSchema,
   DEFAULTS,
@@ -11,7 +11,7 @@ import {
   type ResolvedConfig,
 } from './schema.js';
 
-export const CONFIG_FILE_NAME = 'pixbatch.config.json';
+export { CONFIG_FILE_NAME };
 
 /**
  * Command-line values, as commander hands them over (strings or numbers). Unknown keys are ignored,
@@ -130,15 +130,6 @@ function layerFrom(source: 'env' | 'flags', values: Record<string, unknown>): Co
   return parsed.data;
 }
 
-async function exists(path: string): Promise<boolean> {
-  try {
-    await access(path);
-    return true;
-  } catch {
-    return false;
-  }
-}
-
 /** Reads and validates a config file; every problem is one line naming the field. */
 export async function readConfigFile(path: string): Promise<ConfigFile> {
   let text: string;
@@ -182,11 +173,7 @@ function mergePrices(base: PriceTable, over: Partial<PriceTable> | undefined): P
 export async function loadConfig(options: LoadConfigOptions = {}): Promise<ResolvedConfig> {
   const env = (options.env ?? process.env) as Record<string, string | undefined>;
   const flags = options.flags ?? {};
-  const cwd = options.cwd ?? process.cwd();
-  const named = (typeof flags.config === 'string' && flags.config) || env.PIXBATCH_CONFIG || undefined;
-  let file: string | undefined;
-  if (named) file = isAbsolute(named) ? named : resolve(cwd, named);
-  else if (await exists(resolve(cwd, CONFIG_FILE_NAME))) file = resolve(cwd, CONFIG_FILE_NAME);
+  const file = await locateConfigFile({ config: flags.config, env, cwd: options.cwd });
 
   const fromFile = file ? await readConfigFile(file) : ({} as ConfigFile);
   const fromEnv = layerFrom('env', env);
