@@ -9,6 +9,7 @@ import { fileURLToPath } from 'node:url';
 import sharp from 'sharp';
 import { convert, resolveOptions, type Summary } from '../src/index.js';
 import { readsHevc } from '../src/convert/input-formats.js';
+import { readConfigFile } from '../src/config/index.js';
 import { runPixbatch } from './harness/cli.js';
 
 const HEVC_HEIC = fileURLToPath(new URL('./fixtures/heic/hevc-64x48.heic', import.meta.url));
@@ -183,6 +184,12 @@ describe('pixbatch convert --from and --background', () => {
     assert.equal(file.code, 0, file.stderr);
     assert.deepEqual(await files(dest), ['logo.jpg', 'shop/item.jpg']);
     assert.equal((JSON.parse(file.stdout) as Summary).spec?.background, '#000000');
+  });
+
+  test('a config file with an unknown format under convert.from is refused, naming the field', async () => {
+    const config = join(root, 'bad.config.json');
+    await writeFile(config, JSON.stringify({ convert: { from: ['png', 'bmp'] } }));
+    await assert.rejects(readConfigFile(config), /convert\.from\.1: expected one of jpeg, png, webp, tiff, gif, avif, heif, any$/);
   });
 
   test('a bad --background or --from is one line naming the flag, exit 2', async () => {
