@@ -5,7 +5,8 @@ import type { ConvertOptions } from '../options.js';
 import { FITS, INPUT_FORMATS, OUTPUT_FORMATS, OVERWRITE_POLICIES, PRESETS, WATERMARK_POSITIONS } from '../option-values.js';
 import { locateConfigFile } from '../config/locate.js';
 
-const collect = (value: string, previous: string[] = []) => [...previous, value];
+/** Commander's argument parser for a repeatable flag: every value, in order. */
+export const collect = (value: string, previous: string[] = []) => [...previous, value];
 
 /** What a conversion does to each image and which images it takes. */
 export interface ConvertFlags {
@@ -31,7 +32,7 @@ export interface ConvertFlags {
   json?: boolean;
   report?: string;
   htmlReport?: string;
-  notify?: string;
+  notify?: string[];
   quiet?: boolean;
   /** The config file whose `convert` section gives defaults for `--from` and `--background`. */
   config?: string;

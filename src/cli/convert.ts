@@ -3,7 +3,7 @@ import type { ConversionSpec, ImageRecord, Summary } from '../interfaces.js';
 import { UsageError } from '../errors.js';
 import { exitCodeOf } from '../report/summary.js';
 import { progressReporter } from './progress.js';
-import { addBatchOptions, addConversionOptions, conversionOptionsFrom, type BatchFlags, type ConvertFlags } from './conversion-flags.js';
+import { addBatchOptions, addConversionOptions, collect, conversionOptionsFrom, type BatchFlags, type ConvertFlags } from './conversion-flags.js';
 import { runConvertOnPool } from './batch.js';
 import { formatBytes, printSummary } from './summary-text.js';
 
@@ -31,7 +31,11 @@ export function registerConvert(program: Command): void {
     .option('--json', 'print one JSON summary on stdout at the end')
     .option('--report <file>', 'write the summary plus one record per image as JSON')
     .option('--html-report <file>', 'write a self-contained HTML report (summary, chart, failures)')
-    .option('--notify <url>', 'POST the JSON summary here when the job ends (HMAC-signed with PIXBATCH_WEBHOOK_SECRET)')
+    .option(
+      '--notify <url|mailto:address>',
+      'when the job ends, POST the JSON summary to this URL (signed with PIXBATCH_WEBHOOK_SECRET) or mail it to mailto:ADDRESS through Azure Communication Services (repeatable; default: notify.to of the config file)',
+      collect,
+    )
     .option('-q, --quiet', 'no progress and no summary text');
   addBatchOptions(cmd, 'convert')
     .option('--config <file>', 'config file for conversion defaults, Batch settings and prices (default: pixbatch.config.json, or PIXBATCH_CONFIG)')
@@ -73,6 +77,7 @@ Examples:
       try {
         summary = await convert({
           ...(await conversionOptionsFrom(flags)),
+          ...(await (await import('../config/notify.js')).notifySettings(flags)),
           source,
           destination,
           signal: abort.signal,

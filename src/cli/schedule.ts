@@ -1,5 +1,6 @@
 import type { Command } from 'commander';
-import { addBatchOptions, addConversionOptions, batchOptionsFrom, conversionOptionsFrom, type BatchFlags, type ConvertFlags } from './conversion-flags.js';
+import { batchRoleNote } from '../batch/node-identity.js';
+import { addBatchOptions, addConversionOptions, batchOptionsFrom, collect, conversionOptionsFrom, type BatchFlags, type ConvertFlags } from './conversion-flags.js';
 
 interface ScheduleCreateFlags extends ConvertFlags, BatchFlags {
   every?: string;
@@ -30,15 +31,18 @@ export function registerSchedule(program: Command): void {
     .argument('<source>', 'Blob Storage location of the images')
     .argument('<destination>', 'Blob Storage location for the outputs');
   addBatchOptions(addConversionOptions(create), 'schedule')
-    .option('--every <duration>', 'recurrence, ISO 8601 (PT1H, P1D) or minutes', 'PT1H')
+    .option('--every <duration>', 'recurrence, ISO 8601 (PT1H, P1D) or minutes; at least one minute', 'PT1H')
     .option('--start <time>', 'no run before this time (ISO 8601); by default the first run is now')
     .option('--end <time>', 'no run after this time (ISO 8601)')
+    .option('--notify <url|mailto:address>', "tell this webhook URL or mailto:ADDRESS when each run's report is written (repeatable; default: notify.to of the config file)", collect)
     .option('--json', 'print the result as JSON')
+    .addHelpText('after', `\n${batchRoleNote()}\n`)
     .action(async (scheduleId: string, source: string, destination: string, flags: ScheduleCreateFlags & { json?: boolean }) => {
       const { createSchedule } = await import('../batch/schedule.js');
       const created = await createSchedule({
         ...(await conversionOptionsFrom(flags)),
         ...batchOptionsFrom(flags),
+        ...(await (await import('../config/notify.js')).notifySettings(flags)),
         scheduleId,
         source,
         destination,

@@ -1,6 +1,7 @@
 import { readFile } from 'node:fs/promises';
 import { UsageError } from '../errors.js';
-import { CONFIG_FILE_NAME, locateConfigFile } from './locate.js';
+import { CONFIG_FILE_NAME } from './file-name.js';
+import { locateConfigFile } from './locate.js';
 import {
   configFileSchema,
   DEFAULTS,
@@ -86,6 +87,8 @@ export const SETTINGS: readonly Setting[] = [
   { path: 'storage.inputContainer', env: ['PIXBATCH_INPUT_CONTAINER'], kind: 'string' },
   { path: 'storage.outputContainer', env: ['PIXBATCH_OUTPUT_CONTAINER'], kind: 'string' },
   { path: 'storage.scriptsContainer', env: ['PIXBATCH_SCRIPTS_CONTAINER'], kind: 'string' },
+  { path: 'notify.emailEndpoint', env: ['PIXBATCH_EMAIL_ENDPOINT'], kind: 'string' },
+  { path: 'notify.emailSender', env: ['PIXBATCH_EMAIL_SENDER'], kind: 'string' },
 ];
 
 function flagName(flag: string): string {
@@ -179,7 +182,7 @@ export async function loadConfig(options: LoadConfigOptions = {}): Promise<Resol
   const fromEnv = layerFrom('env', env);
   const fromFlags = layerFrom('flags', flags);
 
-  const section = <K extends 'azure' | 'batch' | 'identity' | 'storage'>(key: K) => ({
+  const section = <K extends 'azure' | 'batch' | 'identity' | 'storage' | 'notify'>(key: K) => ({
     ...DEFAULTS[key],
     ...(fromFile[key] ?? {}),
     ...(fromEnv[key] ?? {}),
@@ -190,6 +193,7 @@ export async function loadConfig(options: LoadConfigOptions = {}): Promise<Resol
     batch: section('batch') as ResolvedConfig['batch'],
     identity: section('identity'),
     storage: section('storage') as ResolvedConfig['storage'],
+    notify: section('notify') as ResolvedConfig['notify'],
     prices: mergePrices(DEFAULTS.prices, fromFile.prices),
     ...(file ? { file } : {}),
   };

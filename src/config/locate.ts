@@ -1,7 +1,6 @@
 import { access } from 'node:fs/promises';
 import { isAbsolute, resolve } from 'node:path';
-
-export const CONFIG_FILE_NAME = 'pixbatch.config.json';
+import { CONFIG_FILE_NAME } from './file-name.js';
 
 async function exists(path: string): Promise<boolean> {
   try {
