@@ -2,6 +2,8 @@
 
 /** Output formats pixbatch writes. */
 export type OutputFormat = 'png' | 'jpeg' | 'webp' | 'avif' | 'tiff';
+/** Source formats `--from` names; `any` is every format the installed sharp reads. */
+export type InputFormat = 'jpeg' | 'png' | 'webp' | 'tiff' | 'gif' | 'avif' | 'heif' | 'any';
 export type Preset = 'fast' | 'balanced' | 'small';
 export type Fit = 'cover' | 'contain' | 'inside';
 export type OverwritePolicy = 'if-newer' | 'always' | 'never';
@@ -18,6 +20,8 @@ export interface ConversionSpec {
   resize?: { width?: number; height?: number; fit: Fit };
   watermark?: { text: string; position: WatermarkPosition; opacity: number };
   keepMetadata: boolean;
+  /** JPEG only: the colour (`#RRGGBB`) transparent pixels are flattened onto. */
+  background?: string;
 }
 
 /** One object in a store, as listing or stat sees it. */
@@ -70,6 +74,8 @@ export interface Store {
 export type FailureCode =
   | 'EMPTY_FILE'
   | 'NOT_AN_IMAGE'
+  /** An image whose format or compression the installed sharp cannot decode (HEIC photos, HEVC, with the prebuilt sharp). */
+  | 'UNSUPPORTED_FORMAT'
   | 'CORRUPT_IMAGE'
   | 'TOO_LARGE'
   | 'UNSAFE_NAME'

@@ -1,8 +1,12 @@
+import colourModule from '@img/colour';
 import { defaultConcurrency } from './concurrency.js';
 import { invalidOption, UsageError } from './errors.js';
+import { globForSuffixes, suffixesFor } from './convert/input-formats.js';
+import { FITS, INPUT_FORMATS, OUTPUT_FORMATS, OVERWRITE_POLICIES, PRESETS, WATERMARK_POSITIONS } from './option-values.js';
 import type {
   ConversionSpec,
   Fit,
+  InputFormat,
   OutputFormat,
   OverwritePolicy,
   Preset,
@@ -13,13 +17,15 @@ import type {
 } from './interfaces.js';
 import type { EmailSettings } from './report/email.js';
 
-export const OUTPUT_FORMATS: readonly OutputFormat[] = ['png', 'jpeg', 'webp', 'avif', 'tiff'];
-export const PRESETS: readonly Preset[] = ['fast', 'balanced', 'small'];
-export const FITS: readonly Fit[] = ['cover', 'contain', 'inside'];
-export const OVERWRITE_POLICIES: readonly OverwritePolicy[] = ['if-newer', 'always', 'never'];
-export const WATERMARK_POSITIONS: readonly WatermarkPosition[] = ['center', 'top-left', 'top-right', 'bottom-left', 'bottom-right'];
-/** Globs are matched case-insensitively, so this takes .JPG and .Jpeg too. */
+export { FITS, INPUT_FORMATS, OUTPUT_FORMATS, OVERWRITE_POLICIES, PRESETS, WATERMARK_POSITIONS };
+// The package (sharp's own colour parser) is CommonJS whose module.exports is the parser, while its
+// types describe an ES module with a default export.
+const Colour = colourModule as unknown as typeof colourModule.default;
+
+/** Globs are matched case-insensitively, so this takes .JPG and .Jpeg too. It is what `from: 'jpeg'` selects. */
 export const DEFAULT_INCLUDE = ['**/*.{jpg,jpeg}'];
+/** What transparent pixels become in a JPEG unless `background` says otherwise. */
+export const DEFAULT_BACKGROUND = '#FFFFFF';
 /** Largest image accepted, in pixels (width x height): 100 megapixels unless `maxPixels` says otherwise. */
 export const DEFAULT_MAX_PIXELS = 100_000_000;
 
@@ -47,7 +53,15 @@ export interface ConvertOptions {
   /** 0-1. */
   watermarkOpacity?: number | string;
   keepMetadata?: boolean;
-  /** Globs matched against names relative to the source (default: .jpg/.jpeg in any case). */
+  /** JPEG only: the colour transparent pixels are flattened onto, any CSS colour (default white). */
+  background?: string;
+  /**
+   * Source formats to take, by name suffix (default `jpeg`): `jpeg`, `png`, `webp`, `tiff`, `gif`,
+   * `avif`, `heif`, or `any` for every format the installed sharp reads. With `include` as well, a
+   * name must match an `include` glob and be one of these formats.
+   */
+  from?: InputFormat | string | readonly string[];
+  /** Globs matched against names relative to the source (default: what `from` selects, .jpg/.jpeg in any case). */
   include?: string[];
   exclude?: string[];
   overwrite?: OverwritePolicy | string;
@@ -113,6 +127,34 @@ function fraction(name: string, value: unknown): number | undefined {
   return n;
 }
 
+/** `from` as a list of known formats, or undefined when not given; `png,webp` and repeats are both taken. */
+function inputFormats(value: unknown): InputFormat[] | undefined {
+  if (value === undefined || value === null || value === '') return undefined;
+  const items = (Array.isArray(value) ? value : [value]).flatMap((v) => (typeof v === 'string' ? v.split(',') : [v]));
+  const out = items.map((v) => {
+    const name = typeof v === 'string' ? v.trim().toLowerCase() : v;
+    const known = name === 'jpg' ? 'jpeg' : name === 'tif' ? 'tiff' : name;
+    if (typeof known === 'string' && (INPUT_FORMATS as readonly string[]).includes(known)) return known as InputFormat;
+    throw invalidOption('from', `one of ${INPUT_FORMATS.join(', ')}`, v);
+  });
+  return out.length ? out : undefined;
+}
+
+/** A colour sharp understands (`white`, `#fff`, `rgb(0,0,0)`), as `#RRGGBB`; it must be opaque, as a JPEG is. */
+export function parseBackground(value: unknown): string | undefined {
+  if (value === undefined || value === null || value === '') return undefined;
+  const expected = 'an opaque colour such as white, #ffffff or rgb(255,255,255)';
+  if (typeof value !== 'string') throw invalidOption('background', expected, value);
+  let colour: ReturnType<typeof Colour>;
+  try {
+    colour = Colour(value.trim());
+  } catch {
+    throw invalidOption('background', expected, value);
+  }
+  if (colour.alpha() < 1) throw invalidOption('background', expected, value);
+  return colour.hex();
+}
+
 /** Parses `800x600`, `800x`, `800`, `x600`. */
 export function parseSize(name: string, value: unknown): { width?: number; height?: number } | undefined {
   if (value === undefined || value === null || value === '') return undefined;
@@ -131,6 +173,18 @@ export function parseSize(name: string, value: unknown): { width?: number; heigh
     throw invalidOption(name, 'size as WxH with each side between 1 and 100000', value);
   }
   return { width, height };
+}
+
+/**
+ * The globs that select source names. `include` alone decides as it always has; `from` alone selects
+ * its formats' suffixes; with both, a name must match `include` and be one of `from`'s formats, which
+ * is kept as an exclude of every other name so the plan and the job file stay plain globs.
+ */
+function selection(from: InputFormat[] | undefined, include: string[] | undefined, exclude: string[]): { include: string[]; exclude: string[] } {
+  if (!from) return { include: include ?? DEFAULT_INCLUDE, exclude };
+  const formats = globForSuffixes(suffixesFor(from));
+  if (!include) return { include: [formats], exclude };
+  return { include, exclude: [...exclude, `!${formats}`] };
 }
 
 /** Validates options at the boundary; throws a UsageError naming the option and what it accepts. */
@@ -158,10 +212,18 @@ export function resolveOptions(o: Omit<ConvertOptions, 'source' | 'destination'>
       opacity: fraction('watermark-opacity', o.watermarkOpacity) ?? 0.5,
     };
   }
+  const background = parseBackground(o.background);
+  if (background !== undefined && to !== 'jpeg') {
+    // The other formats keep transparency, so a background would silently do nothing.
+    throw new UsageError(`Expected --background only with --to jpeg (${to} keeps transparency) but --to is ${to}`);
+  }
   const spec: ConversionSpec = {
     to,
     preset,
     keepMetadata: o.keepMetadata === true,
+    // JPEG has no alpha: transparent pixels are flattened onto this colour (part of the spec id,
+    // so outputs written before flattening existed are converted again).
+    ...(to === 'jpeg' ? { background: background ?? DEFAULT_BACKGROUND } : {}),
     ...(quality !== undefined ? { quality } : {}),
     ...(pngCompression !== undefined ? { pngCompression } : {}),
     ...(size ? { resize: { ...size, fit } } : {}),
@@ -175,10 +237,11 @@ export function resolveOptions(o: Omit<ConvertOptions, 'source' | 'destination'>
     for (const g of list) if (typeof g !== 'string' || g.trim() === '') throw invalidOption(name, 'a glob pattern', g);
     return list as string[];
   };
+  const { include, exclude } = selection(inputFormats(o.from), globs('include', o.include), globs('exclude', o.exclude) ?? []);
   return {
     spec,
-    include: globs('include', o.include) ?? DEFAULT_INCLUDE,
-    exclude: globs('exclude', o.exclude) ?? [],
+    include,
+    exclude,
     overwrite: oneOf<OverwritePolicy>('overwrite', o.overwrite, OVERWRITE_POLICIES, 'if-newer'),
     concurrency,
     ioConcurrency,

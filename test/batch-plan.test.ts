@@ -116,6 +116,30 @@ test('round-robin planning makes one shard per node', async (t) => {
   assert.deepEqual(planned.shardItems, [4, 3, 3]);
 });
 
+test('a pool run shards the formats --from names, intersected with --include, as a local run selects them', async (t) => {
+  const dir = await tempDir(t);
+  const src = join(dir, 'in');
+  await mkdir(join(src, 'shop'), { recursive: true });
+  for (const name of ['a.jpg', 'b.png', 'c.WEBP', 'shop/d.png', 'shop/e.gif', 'notes.txt']) await writeFile(join(src, name), 'x');
+  const plannedNames = async (job: string, options: Parameters<typeof resolveOptions>[0]) => {
+    const folder = await JobFolder.open(join(dir, job));
+    const planned = await planShards({
+      source: new FsStore(src),
+      destination: new FsStore(join(dir, `out-${job}`)),
+      folder,
+      options: resolveOptions(options),
+      shardSize: 100,
+      roundRobin: false,
+      pool: { nodes: 1, cores: 2, slotsPerNode: 1 },
+    });
+    const items = planned.shardItems.length ? await folder.readShard(0) : [];
+    return items.map((i) => i.name).sort();
+  };
+  assert.deepEqual(await plannedNames('default', {}), ['a.jpg']);
+  assert.deepEqual(await plannedNames('png-webp', { from: ['png', 'webp'] }), ['b.png', 'c.WEBP', 'shop/d.png']);
+  assert.deepEqual(await plannedNames('png-in-shop', { from: 'png', include: ['shop/**'] }), ['shop/d.png']);
+});
+
 test('tasks carry the identity client id in their environment and no secret on the command line', () => {
   const job = jobSpec({
     jobId: 'j',

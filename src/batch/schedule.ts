@@ -48,6 +48,8 @@ type ScheduledConversion = Pick<
   | 'watermarkPosition'
   | 'watermarkOpacity'
   | 'keepMetadata'
+  | 'background'
+  | 'from'
   | 'include'
   | 'exclude'
   | 'overwrite'
@@ -244,6 +246,8 @@ export async function createSchedule(options: CreateScheduleOptions): Promise<{ 
     watermarkPosition: options.watermarkPosition,
     watermarkOpacity: options.watermarkOpacity,
     keepMetadata: options.keepMetadata,
+    background: options.background,
+    from: options.from,
     include: options.include,
     exclude: options.exclude,
     overwrite: options.overwrite,

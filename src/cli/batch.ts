@@ -2,43 +2,13 @@ import { Command, Option } from 'commander';
 import type { Summary } from '../interfaces.js';
 import { EXIT_OK, UsageError } from '../errors.js';
 import { writeReport } from '../report/summary.js';
-import { conversionOptionsFrom, type ConvertFlags } from './convert.js';
+import { batchOptionsFrom, conversionOptionsFrom, type BatchFlags, type ConvertFlags } from './conversion-flags.js';
 import { printSummary } from './summary-text.js';
 import type { BatchConvertResult } from '../batch/engine.js';
 import type { WatchProgress } from '../batch/watch.js';
 import { formatProgress } from '../batch/progress-text.js';
 import type { PriceTableData } from '../cost/prices.js';
 import type { EmailSettings } from '../report/email.js';
-
-export interface BatchFlags {
-  pool?: string;
-  batchAccountUrl?: string;
-  shardSize?: string;
-  roundRobin?: boolean;
-  wait?: boolean;
-  maxTaskRetries?: string;
-  maxTaskTime?: string;
-  jobId?: string;
-  identityResourceId?: string;
-  identityClientId?: string;
-  pollInterval?: string;
-}
-
-/** The flags `pixbatch convert` takes to run on a Batch pool instead of this machine. */
-export function addBatchOptions(cmd: Command): Command {
-  return cmd
-    .option('--pool <id>', 'run on this Azure Batch pool instead of this machine (both locations in Blob Storage)')
-    .option('--batch-account-url <url>', 'Batch account endpoint, https://ACCOUNT.REGION.batch.azure.com (AZURE_BATCH_ENDPOINT)')
-    .option('--shard-size <n|auto>', 'images per Batch task; auto aims at a few minutes of work per task', 'auto')
-    .option('--round-robin', "one task per node, task i taking images i, i+N, … (the original scripts' assignment)")
-    .option('--no-wait', 'submit the job and return; re-attach with pixbatch batch status JOB_ID --wait')
-    .option('--max-task-retries <n>', 'retries of a failed task (storage or node trouble; -1 forever)', '3')
-    .option('--max-task-time <duration>', 'longest one task may run, ISO 8601 (PT1H) or minutes', 'PT1H')
-    .option('--job-id <id>', 'Batch job id (default: pixbatch-DATE-TIME-RANDOM)')
-    .option('--identity-resource-id <id>', "user-assigned identity that downloads the bundle (default: the pool's)")
-    .option('--identity-client-id <id>', "client id the workers sign in with (default: the pool's identity)")
-    .addOption(new Option('--poll-interval <seconds>', 'seconds between looks at the job').default('5').hideHelp());
-}
 
 function pollMs(flags: { pollInterval?: string }): number {
   const s = Number(flags.pollInterval ?? '5');
@@ -166,17 +136,13 @@ export async function runConvertOnPool(source: string, destination: string, flag
   const sig = detachOnSigint(() => jobId, () => flags.batchAccountUrl);
   try {
     const result = await convertOnBatch({
-      ...conversionOptionsFrom(flags),
+      ...(await conversionOptionsFrom(flags)),
+      ...batchOptionsFrom(flags),
       source,
       destination,
-      pool: flags.pool!,
       batchAccountUrl: account.url,
       batchAccountName: account.name,
-      shardSize: flags.shardSize,
-      roundRobin: flags.roundRobin,
       wait: flags.wait,
-      maxTaskRetries: flags.maxTaskRetries,
-      maxTaskTime: flags.maxTaskTime,
       jobId: flags.jobId,
       identityResourceId: account.identityResourceId,
       identityClientId: account.identityClientId,

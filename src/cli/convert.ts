@@ -1,83 +1,11 @@
-import { Command, Option } from 'commander';
+import type { Command } from 'commander';
 import type { ConversionSpec, ImageRecord, Summary } from '../interfaces.js';
 import { UsageError } from '../errors.js';
-import { FITS, OUTPUT_FORMATS, OVERWRITE_POLICIES, PRESETS, WATERMARK_POSITIONS, type ConvertOptions } from '../options.js';
 import { exitCodeOf } from '../report/summary.js';
 import { progressReporter } from './progress.js';
-import { addBatchOptions, runConvertOnPool, type BatchFlags } from './batch.js';
+import { addBatchOptions, addConversionOptions, collect, conversionOptionsFrom, type BatchFlags, type ConvertFlags } from './conversion-flags.js';
+import { runConvertOnPool } from './batch.js';
 import { formatBytes, printSummary } from './summary-text.js';
-
-const collect = (value: string, previous: string[] = []) => [...previous, value];
-
-export interface ConvertFlags {
-  to?: string;
-  quality?: string;
-  pngCompression?: string;
-  preset?: string;
-  resize?: string;
-  fit?: string;
-  watermark?: string;
-  watermarkPosition?: string;
-  watermarkOpacity?: string;
-  keepMetadata?: boolean;
-  include?: string[];
-  exclude?: string[];
-  overwrite?: string;
-  concurrency?: string;
-  ioConcurrency?: string;
-  maxPixels?: string;
-  dryRun?: boolean;
-  json?: boolean;
-  report?: string;
-  htmlReport?: string;
-  notify?: string[];
-  quiet?: boolean;
-}
-
-/** The conversion flags, shared by `convert` and the Batch commands that take a conversion. */
-export function addConversionOptions(cmd: Command): Command {
-  return cmd
-    .addOption(new Option('--to <format>', 'output format').choices([...OUTPUT_FORMATS, 'jpg']).default('png'))
-    .option('--quality <1-100>', 'quality for lossy formats (jpeg, webp, avif, tiff)')
-    .option('--png-compression <0-9>', 'zlib level for PNG (overrides the preset)')
-    .addOption(new Option('--preset <name>', 'speed/size trade-off (see README for measured figures)').choices([...PRESETS]).default('balanced'))
-    .option('--resize <WxH>', 'resize to fit WxH (W or xH keeps the aspect ratio)')
-    .addOption(new Option('--fit <mode>', 'how --resize fits the box').choices([...FITS]).default('inside'))
-    .option('--watermark <text>', 'draw this text on every image')
-    .addOption(new Option('--watermark-position <pos>', 'where the watermark goes').choices([...WATERMARK_POSITIONS]).default('bottom-right'))
-    .option('--watermark-opacity <0-1>', 'watermark opacity', '0.5')
-    .option('--keep-metadata', 'keep EXIF/ICC/XMP metadata (stripped by default)')
-    .option('--include <glob>', 'only names matching this glob, case-insensitive (repeatable; default **/*.{jpg,jpeg})', collect)
-    .option('--exclude <glob>', 'leave out names matching this glob (repeatable)', collect)
-    .addOption(new Option('--overwrite <policy>', 'existing outputs: if-newer skips up-to-date ones').choices([...OVERWRITE_POLICIES]).default('if-newer'))
-    .option('--max-pixels <n>', 'refuse images larger than this many pixels, from the header (default 100000000)');
-}
-
-/** Library options from parsed flags; values stay strings so validation speaks in one voice. */
-export function conversionOptionsFrom(flags: ConvertFlags): Omit<ConvertOptions, 'source' | 'destination'> {
-  return {
-    to: flags.to,
-    quality: flags.quality,
-    pngCompression: flags.pngCompression,
-    preset: flags.preset,
-    resize: flags.resize,
-    fit: flags.fit,
-    watermark: flags.watermark,
-    watermarkPosition: flags.watermarkPosition,
-    watermarkOpacity: flags.watermarkOpacity,
-    keepMetadata: flags.keepMetadata,
-    include: flags.include,
-    exclude: flags.exclude,
-    overwrite: flags.overwrite,
-    concurrency: flags.concurrency,
-    ioConcurrency: flags.ioConcurrency,
-    maxPixels: flags.maxPixels,
-    dryRun: flags.dryRun,
-    report: flags.report,
-    htmlReport: flags.htmlReport,
-    notify: flags.notify,
-  };
-}
 
 function printDryRunLine(record: ImageRecord): void {
   const what =
@@ -109,8 +37,8 @@ export function registerConvert(program: Command): void {
       collect,
     )
     .option('-q, --quiet', 'no progress and no summary text');
-  addBatchOptions(cmd)
-    .option('--config <file>', 'config file for Batch settings and prices (default: pixbatch.config.json, or PIXBATCH_CONFIG)')
+  addBatchOptions(cmd, 'convert')
+    .option('--config <file>', 'config file for conversion defaults, Batch settings and prices (default: pixbatch.config.json, or PIXBATCH_CONFIG)')
     .option('--nodes <n>', 'with --dry-run: estimate the job on a pool of this many nodes (default: the config\'s pool)')
     .option('--vm-size <size>', 'with --dry-run: VM size of that pool (default: the config\'s, else Standard_D2s_v3)')
     .addHelpText(
@@ -123,7 +51,8 @@ Examples:
   pixbatch convert ./photos ./png
   pixbatch convert ./photos ./webp --to webp --quality 80 --resize 1600x1600
   pixbatch convert ./photos ./png --preset fast --json > summary.json
-  pixbatch convert ./photos ./png --dry-run`,
+  pixbatch convert ./photos ./png --dry-run
+  pixbatch convert ./scans ./jpeg --from png,webp --to jpeg --background white`,
     )
     .action(async (source: string, destination: string, flags: ConvertFlags & BatchFlags & EstimateFlags) => {
       if (flags.pool && !flags.dryRun) {
@@ -147,7 +76,7 @@ Examples:
       let summary: Summary;
       try {
         summary = await convert({
-          ...conversionOptionsFrom(flags),
+          ...(await conversionOptionsFrom(flags)),
           ...(await (await import('../config/notify.js')).notifySettings(flags)),
           source,
           destination,

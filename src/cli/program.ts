@@ -1,5 +1,5 @@
 import { Command, CommanderError } from 'commander';
-import { UsageError, exitCodeFor } from '../errors.js';
+import { EXIT_USAGE, UsageError, exitCodeFor } from '../errors.js';
 import { registerConvert } from './convert.js';
 import { registerGenerate } from './generate.js';
 import { registerReport } from './report.js';
@@ -11,18 +11,13 @@ import { registerSchedule } from './schedule.js';
 import { registerFunctions } from './functions.js';
 import { VERSION } from '../version.js';
 import { redact } from '../store/redact.js';
+import { usageLine, withUsageErrors } from './usage-line.js';
 
 /** Builds the `pixbatch` command tree. Each command lives in its own file and registers itself here. */
 export function buildProgram(): Command {
-  const program = new Command('pixbatch')
+  const program = withUsageErrors(new Command('pixbatch'))
     .description('Convert images in bulk between local folders and Azure Blob Storage, here or on an Azure Batch pool.')
-    .version(VERSION)
-    .showSuggestionAfterError(true)
-    .exitOverride()
-    .configureOutput({
-      // Commander's own usage errors become one line on stderr, exit code 2.
-      outputError: (str, write) => write(str.split('\n')[0] + '\n'),
-    });
+    .version(VERSION);
   registerConvert(program);
   registerGenerate(program);
   registerReport(program);
@@ -46,7 +41,9 @@ export async function run(argv: string[]): Promise<number> {
   } catch (err) {
     if (err instanceof CommanderError) {
       if (err.code === 'commander.helpDisplayed' || err.code === 'commander.version' || err.code === 'commander.help') return 0;
-      return 2;
+      // Commander's own usage errors become one line on stderr, exit code 2.
+      process.stderr.write(`pixbatch: ${redact(usageLine(err, program, argv))}\n`);
+      return EXIT_USAGE;
     }
     const code = exitCodeFor(err);
     const message = err instanceof Error ? err.message : String(err);

@@ -1,19 +1,11 @@
-import { Command } from 'commander';
+import type { Command } from 'commander';
 import { batchRoleNote } from '../batch/node-identity.js';
-import { addConversionOptions, conversionOptionsFrom, type ConvertFlags } from './convert.js';
+import { addBatchOptions, addConversionOptions, batchOptionsFrom, collect, conversionOptionsFrom, type BatchFlags, type ConvertFlags } from './conversion-flags.js';
 
-interface ScheduleCreateFlags extends ConvertFlags {
-  pool: string;
+interface ScheduleCreateFlags extends ConvertFlags, BatchFlags {
   every?: string;
   start?: string;
   end?: string;
-  batchAccountUrl?: string;
-  shardSize?: string;
-  roundRobin?: boolean;
-  maxTaskRetries?: string;
-  maxTaskTime?: string;
-  identityResourceId?: string;
-  identityClientId?: string;
 }
 
 interface AccountFlags {
@@ -32,47 +24,31 @@ export function registerSchedule(program: Command): void {
     program.command('batch').description('run conversions on an Azure Batch pool and manage the pool');
   const schedule = batch.command('schedule').description('re-run a conversion on a Batch pool on a recurrence (only new or stale images each time)');
 
-  addConversionOptions(
-    schedule
-      .command('create')
-      .description('create a job schedule: every --every, a job plans the conversion on the pool and converts what is new')
-      .argument('<scheduleId>', 'name of the schedule (letters, digits, - and _)')
-      .argument('<source>', 'Blob Storage location of the images')
-      .argument('<destination>', 'Blob Storage location for the outputs'),
-  )
-    .requiredOption('--pool <id>', 'the Azure Batch pool that runs each job')
+  const create = schedule
+    .command('create')
+    .description('create a job schedule: every --every, a job plans the conversion on the pool and converts what is new')
+    .argument('<scheduleId>', 'name of the schedule (letters, digits, - and _)')
+    .argument('<source>', 'Blob Storage location of the images')
+    .argument('<destination>', 'Blob Storage location for the outputs');
+  addBatchOptions(addConversionOptions(create), 'schedule')
     .option('--every <duration>', 'recurrence, ISO 8601 (PT1H, P1D) or minutes; at least one minute', 'PT1H')
     .option('--start <time>', 'no run before this time (ISO 8601); by default the first run is now')
     .option('--end <time>', 'no run after this time (ISO 8601)')
-    .option('--batch-account-url <url>', 'Batch account endpoint, https://ACCOUNT.REGION.batch.azure.com (AZURE_BATCH_ENDPOINT)')
-    .option('--shard-size <n|auto>', 'images per Batch task; auto aims at a few minutes of work per task', 'auto')
-    .option('--round-robin', 'one task per node, task i taking images i, i+N, …')
-    .option('--max-task-retries <n>', 'retries of a failed task (-1 forever)', '3')
-    .option('--max-task-time <duration>', 'longest one task may run, ISO 8601 or minutes', 'PT1H')
-    .option('--identity-resource-id <id>', "user-assigned identity that downloads the bundle (default: the pool's)")
-    .option('--identity-client-id <id>', "client id the tasks sign in with (default: the pool's identity)")
-    .option('--notify <url|mailto:address>', "tell this webhook URL or mailto:ADDRESS when each run's report is written (repeatable; default: notify.to of the config file)", (v: string, p: string[] = []) => [...p, v])
+    .option('--notify <url|mailto:address>', "tell this webhook URL or mailto:ADDRESS when each run's report is written (repeatable; default: notify.to of the config file)", collect)
     .option('--json', 'print the result as JSON')
     .addHelpText('after', `\n${batchRoleNote()}\n`)
     .action(async (scheduleId: string, source: string, destination: string, flags: ScheduleCreateFlags & { json?: boolean }) => {
       const { createSchedule } = await import('../batch/schedule.js');
       const created = await createSchedule({
-        ...conversionOptionsFrom(flags),
+        ...(await conversionOptionsFrom(flags)),
+        ...batchOptionsFrom(flags),
         ...(await (await import('../config/notify.js')).notifySettings(flags)),
         scheduleId,
         source,
         destination,
-        pool: flags.pool,
         every: flags.every,
         startAt: flags.start,
         endAt: flags.end,
-        batchAccountUrl: flags.batchAccountUrl,
-        shardSize: flags.shardSize,
-        roundRobin: flags.roundRobin,
-        maxTaskRetries: flags.maxTaskRetries,
-        maxTaskTime: flags.maxTaskTime,
-        identityResourceId: flags.identityResourceId,
-        identityClientId: flags.identityClientId,
         onStatus: (line) => process.stderr.write(`${line}\n`),
       });
       if (flags.json) {
@@ -118,16 +94,14 @@ export function registerSchedule(program: Command): void {
     });
 
   // What each scheduled job's manager task runs on the node; not for people.
-  schedule.addCommand(
-    new Command('run-job')
-      .description("plan and submit this scheduled job's run (the job manager task)")
-      .action(async () => {
-        const { runScheduledJob } = await import('../batch/schedule.js');
-        const r = await runScheduledJob();
-        process.stdout.write(
-          `job ${r.jobId}: ${r.planned.total} images, ${r.planned.convert} to convert in ${r.tasks} task(s), ${r.planned.skip} up to date, ${r.planned.fail} refused\n`,
-        );
-      }),
-    { hidden: true },
-  );
+  schedule
+    .command('run-job', { hidden: true })
+    .description("plan and submit this scheduled job's run (the job manager task)")
+    .action(async () => {
+      const { runScheduledJob } = await import('../batch/schedule.js');
+      const r = await runScheduledJob();
+      process.stdout.write(
+        `job ${r.jobId}: ${r.planned.total} images, ${r.planned.convert} to convert in ${r.tasks} task(s), ${r.planned.skip} up to date, ${r.planned.fail} refused\n`,
+      );
+    });
 }

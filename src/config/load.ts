@@ -1,6 +1,7 @@
-import { readFile, access } from 'node:fs/promises';
-import { resolve, isAbsolute } from 'node:path';
+import { readFile } from 'node:fs/promises';
 import { UsageError } from '../errors.js';
+import { CONFIG_FILE_NAME } from './file-name.js';
+import { locateConfigFile } from './locate.js';
 import {
   configFileSchema,
   DEFAULTS,
@@ -10,8 +11,6 @@ import {
   type PriceTable,
   type ResolvedConfig,
 } from './schema.js';
-
-import { CONFIG_FILE_NAME } from './file-name.js';
 
 export { CONFIG_FILE_NAME };
 
@@ -134,15 +133,6 @@ function layerFrom(source: 'env' | 'flags', values: Record<string, unknown>): Co
   return parsed.data;
 }
 
-async function exists(path: string): Promise<boolean> {
-  try {
-    await access(path);
-    return true;
-  } catch {
-    return false;
-  }
-}
-
 /** Reads and validates a config file; every problem is one line naming the field. */
 export async function readConfigFile(path: string): Promise<ConfigFile> {
   let text: string;
@@ -186,11 +176,7 @@ function mergePrices(base: PriceTable, over: Partial<PriceTable> | undefined): P
 export async function loadConfig(options: LoadConfigOptions = {}): Promise<ResolvedConfig> {
   const env = (options.env ?? process.env) as Record<string, string | undefined>;
   const flags = options.flags ?? {};
-  const cwd = options.cwd ?? process.cwd();
-  const named = (typeof flags.config === 'string' && flags.config) || env.PIXBATCH_CONFIG || undefined;
-  let file: string | undefined;
-  if (named) file = isAbsolute(named) ? named : resolve(cwd, named);
-  else if (await exists(resolve(cwd, CONFIG_FILE_NAME))) file = resolve(cwd, CONFIG_FILE_NAME);
+  const file = await locateConfigFile({ config: flags.config, env, cwd: options.cwd });
 
   const fromFile = file ? await readConfigFile(file) : ({} as ConfigFile);
   const fromEnv = layerFrom('env', env);

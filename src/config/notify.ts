@@ -1,20 +1,11 @@
-import { access } from 'node:fs/promises';
-import { resolve } from 'node:path';
 import type { EmailSettings } from '../report/email.js';
-import { CONFIG_FILE_NAME } from './file-name.js';
+import { locateConfigFile } from './locate.js';
 
 export interface NotifySettings {
   /** Webhook URLs and `mailto:` targets. */
   notify: string[];
   /** Endpoint and sender for `mailto:` targets (the environment fills what the file leaves out). */
   email: EmailSettings;
-}
-
-async function exists(path: string): Promise<boolean> {
-  return access(path).then(
-    () => true,
-    () => false,
-  );
 }
 
 /**
@@ -26,8 +17,7 @@ export async function notifySettings(
   env: NodeJS.ProcessEnv = process.env,
   cwd = process.cwd(),
 ): Promise<NotifySettings> {
-  const named = flags.config || env.PIXBATCH_CONFIG;
-  if (!named && !(await exists(resolve(cwd, CONFIG_FILE_NAME)))) return { notify: flags.notify ?? [], email: {} };
+  if (!(await locateConfigFile({ config: flags.config, env, cwd }))) return { notify: flags.notify ?? [], email: {} };
   // Only the notify settings are read from the environment: other variables do not concern this command.
   const { loadConfig } = await import('./load.js');
   const config = await loadConfig({

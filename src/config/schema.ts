@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { DEFAULT_PRICES } from '../cost/prices.js';
+import { INPUT_FORMATS } from '../option-values.js';
 
 // The shape of `pixbatch.config.json`. Every field is optional in the file: defaults fill the rest,
 // and each command asks only for what it needs (see `requireConfig`). Objects are strict so a
@@ -79,6 +80,15 @@ export const configFileSchema = z.strictObject({
     })
     .partial(),
   prices: priceTableSchema.partial(),
+  /** Defaults for the conversion flags of the same names; the command line wins. */
+  convert: z
+    .strictObject({
+      /** Source formats, as `--from` takes them. */
+      from: z.array(z.enum(INPUT_FORMATS as [string, ...string[]], { error: `expected one of ${INPUT_FORMATS.join(', ')}` })).min(1, 'expected at least one format'),
+      /** The colour transparent pixels are flattened onto in a JPEG, as `--background` takes it. */
+      background: nonEmpty,
+    })
+    .partial(),
   notify: z
     .strictObject({
       /** Told when every job ends unless `--notify` is given: webhook URLs and `mailto:ADDRESS`. */

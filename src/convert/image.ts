@@ -4,6 +4,7 @@ import { applyWatermark } from './watermark.js';
 import { encodeToBuffer } from './encode.js';
 import { loadPixpng } from './pixpng.js';
 import { describesSrgb } from './icc.js';
+import { readsHevc } from './input-formats.js';
 
 /** A per-image failure with a stable code; the job goes on. */
 export class ImageError extends Error {
@@ -41,11 +42,22 @@ export async function convertImage(input: Buffer, spec: ConversionSpec, opts: { 
   }
   const { width, height } = meta;
   if (!width || !height) throw new ImageError('CORRUPT_IMAGE', `image header has no size (format ${meta.format ?? 'unknown'})`);
-  const pixels = width * height;
+  if (meta.format === 'heif' && meta.compression === 'hevc' && !readsHevc()) {
+    throw new ImageError(
+      'UNSUPPORTED_FORMAT',
+      'HEIC image (HEVC compression), which this build of sharp cannot decode: its prebuilt libvips reads AVIF only; HEIC needs sharp built against a libvips with libde265',
+    );
+  }
+  // An animation is kept where the output can hold one (WebP) and no watermark is drawn (the
+  // watermark is composed on a still image); otherwise its first frame is converted.
+  const frames = meta.pages ?? 1;
+  const animated = frames > 1 && spec.to === 'webp' && !spec.watermark;
+  const pixels = width * height * (animated ? frames : 1);
   if (pixels > opts.maxPixels) {
+    const what = animated ? `${width}x${height} in ${frames} frames` : `${width}x${height}`;
     throw new ImageError(
       'TOO_LARGE',
-      `image is ${width}x${height} (${(pixels / 1e6).toFixed(1)} megapixels), over the limit of ${(opts.maxPixels / 1e6).toFixed(1)} megapixels; refused without decoding (raise --max-pixels to allow)`,
+      `image is ${what} (${(pixels / 1e6).toFixed(1)} megapixels), over the limit of ${(opts.maxPixels / 1e6).toFixed(1)} megapixels; refused without decoding (raise --max-pixels to allow)`,
     );
   }
   try {
@@ -54,7 +66,7 @@ export async function convertImage(input: Buffer, spec: ConversionSpec, opts: { 
     // decoded rather than converted from sRGB to sRGB (see icc.ts); other profiles are converted.
     // Only 8-bit images: sharp takes 16-bit ones through a wider working space.
     const ignoreIcc = !spec.keepMetadata && meta.depth === 'uchar' && meta.icc !== undefined && describesSrgb(meta.icc);
-    let img = sharp(input, { limitInputPixels: opts.maxPixels, failOn: 'error', sequentialRead: true, ignoreIcc });
+    let img = sharp(input, { limitInputPixels: opts.maxPixels, failOn: 'error', sequentialRead: true, ignoreIcc, animated });
     img = img.rotate(); // applies EXIF orientation
     if (spec.resize) {
       img = img.resize({
@@ -64,6 +76,9 @@ export async function convertImage(input: Buffer, spec: ConversionSpec, opts: { 
         withoutEnlargement: spec.resize.fit === 'inside',
       });
     }
+    // JPEG has no alpha channel: transparent pixels take the background colour rather than whatever
+    // colour their fully transparent pixels happened to hold (often black).
+    if (spec.background && meta.hasAlpha) img = img.flatten({ background: spec.background });
     img = img.toColourspace(meta.channels === 1 || meta.space === 'b-w' ? 'b-w' : 'srgb');
     if (spec.keepMetadata) img = img.keepMetadata();
     if (spec.watermark) img = await applyWatermark(img, spec.watermark);
@@ -79,6 +94,9 @@ function classify(err: unknown, stage: 'header' | 'decode'): ImageError {
   const message = (err instanceof Error ? err.message : String(err)).split('\n')[0]!.trim();
   if (/unsupported image format|Input buffer contains unsupported/i.test(message)) {
     return new ImageError('NOT_AN_IMAGE', 'not an image: the contents are not in any format pixbatch can read', { cause: err });
+  }
+  if (/compression format has not been built in|unsupported codec/i.test(String(err))) {
+    return new ImageError('UNSUPPORTED_FORMAT', 'the image uses a compression this build of sharp cannot decode', { cause: err });
   }
   if (/pixel limit/i.test(message)) return new ImageError('TOO_LARGE', message, { cause: err });
   return new ImageError('CORRUPT_IMAGE', `${stage === 'header' ? 'unreadable header' : 'damaged image data'}: ${message}`, { cause: err });
