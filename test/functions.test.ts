@@ -230,6 +230,15 @@ describe('Functions app settings', () => {
     assert.match(settings.connection, /managed identity 11111111/);
   });
 
+  test('PIXBATCH_FROM selects the source formats and PIXBATCH_BACKGROUND the colour a JPEG output is flattened onto', async () => {
+    const base = { PIXBATCH_STORAGE: 'UseDevelopmentStorage=true', PIXBATCH_SOURCE: 'az://images', PIXBATCH_DESTINATION: 'az://out' };
+    const settings = await readSettings({ ...base, PIXBATCH_FROM: 'png, webp', PIXBATCH_TO: 'jpeg', PIXBATCH_BACKGROUND: '#102030' });
+    assert.ok(settings.options.include.some((g) => /png/.test(g) && /webp/.test(g)), JSON.stringify(settings.options.include));
+    assert.ok(!settings.options.include.some((g) => /jpe?g/.test(g)), 'jpeg is no longer selected');
+    assert.equal(settings.options.spec.background, '#102030');
+    await assert.rejects(readSettings({ ...base, PIXBATCH_FROM: 'bmp' }), /from/);
+  });
+
   test('a bad or missing setting is one line naming it', async () => {
     await assert.rejects(readSettings({ PIXBATCH_STORAGE: 'UseDevelopmentStorage=true', PIXBATCH_DESTINATION: 'az://c' }), (err: Error) => err instanceof UsageError && /PIXBATCH_SOURCE/.test(err.message));
     await assert.rejects(

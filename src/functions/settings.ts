@@ -20,6 +20,8 @@ export const DEFAULT_CONNECTION = 'PIXBATCH_STORAGE';
 /** `PIXBATCH_<NAME>` app setting → `convert()` option. Lists are comma-separated. */
 export const OPTION_SETTINGS: ReadonlyArray<[setting: string, option: keyof ConvertOptions]> = [
   ['PIXBATCH_TO', 'to'],
+  ['PIXBATCH_FROM', 'from'],
+  ['PIXBATCH_BACKGROUND', 'background'],
   ['PIXBATCH_PRESET', 'preset'],
   ['PIXBATCH_QUALITY', 'quality'],
   ['PIXBATCH_PNG_COMPRESSION', 'pngCompression'],
