@@ -56,6 +56,8 @@ export interface LocalBenchOptions {
   pixbatchEnv: Record<string, string>;
   /** Leave some peers out (ids). */
   skipPeers: string[];
+  /** With telemetry on as well: each preset runs again with these variables (an exporter to a loopback sink). */
+  telemetryEnv?: Record<string, string>;
   log: (line: string) => void;
 }
 
@@ -96,17 +98,17 @@ function pngName(name: string): string {
   return name.replace(/\.jpe?g$/i, '.png');
 }
 
-function pixbatchContender(o: LocalBenchOptions, preset: Preset): Contender {
+function pixbatchContender(o: LocalBenchOptions, preset: Preset, telemetry?: Record<string, string>): Contender {
   return {
-    id: `pixbatch-${preset}`,
-    label: `pixbatch --preset ${preset}`,
+    id: `pixbatch-${preset}${telemetry ? '+telemetry' : ''}`,
+    label: `pixbatch --preset ${preset}${telemetry ? ' +otel' : ''}`,
     kind: 'pixbatch',
     version: o.pixbatchVersion,
     rssNote: 'one process',
     async run(slice, names, out) {
       const [command, ...args] = o.pixbatch;
       const r = await runMeasured(command!, [...args, 'convert', slice, out, '--preset', preset, '--json', '--quiet'], {
-        env: { ...process.env, ...o.pixbatchEnv },
+        env: { ...process.env, ...o.pixbatchEnv, ...telemetry },
       });
       if (r.code !== 0) throw new Error(`pixbatch --preset ${preset} exited ${r.code}: ${r.stderr.trim().split('\n').slice(-3).join(' | ')}`);
       const summary = JSON.parse(r.stdout) as { counts: { converted: number; failed: number } };
@@ -156,6 +158,7 @@ export async function runLocalBench(o: LocalBenchOptions): Promise<{ results: Co
   const { peers, missing } = findPeers();
   const contenders: Contender[] = [
     ...o.presets.map((p) => pixbatchContender(o, p)),
+    ...(o.telemetryEnv ? o.presets.map((p) => pixbatchContender(o, p, o.telemetryEnv)) : []),
     ...peers.filter((p) => !o.skipPeers.includes(p.id)).map((p) => peerContender(p, o.cores)),
   ];
   const results: CorpusResult[] = [];

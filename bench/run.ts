@@ -10,6 +10,8 @@
 //                                      Functions app against convert() blob → blob, on Azurite (--count)
 //   npm run bench -- --count 5000 --large-count 0 --rounds 3 --presets fast,balanced
 //   npm run bench -- --pixbatch-env MALLOC_ARENA_MAX=2   environment for pixbatch runs only
+//   npm run bench -- --only local --telemetry   also each preset with telemetry on (OTLP to a loopback
+//                                      sink), and the throughput it costs
 //   npm run bench -- --photos DIR      also your own JPEGs (every .jpg/.jpeg under DIR) as a corpus;
 //                                      scripts/fetch-bench-photos.sh fetches 37 real photographs
 import { existsSync } from 'node:fs';
@@ -23,6 +25,7 @@ import type { Preset } from '../src/interfaces.js';
 import { listFiles, runLocalBench, type Corpus, type CorpusResult } from './local.js';
 import { timeStages, type StageTimes } from './stages.js';
 import { runRssScaling } from './rss.js';
+import { startOtlpReceiver } from '../test/harness/telemetry-sinks.js';
 
 const root = resolve(dirname(fileURLToPath(import.meta.url)), '..');
 const benchDir = join(root, '.bench');
@@ -42,6 +45,7 @@ const { values } = parseArgs({
     seed: { type: 'string' },
     'rss-counts': { type: 'string' },
     photos: { type: 'string' },
+    telemetry: { type: 'boolean', default: false },
   },
 });
 
@@ -180,6 +184,22 @@ function printTable(r: CorpusResult): void {
   }
 }
 
+/** Throughput lost with telemetry on, per preset and corpus (same run, same images). */
+function printTelemetryCost(results: CorpusResult[]): Array<{ corpus: string; preset: string; drop: number }> {
+  const out: Array<{ corpus: string; preset: string; drop: number }> = [];
+  log('\nthroughput with telemetry on (OTLP to a loopback sink) against off:');
+  for (const r of results) {
+    for (const on of r.contenders.filter((c) => c.id.endsWith('+telemetry'))) {
+      const off = r.contenders.find((c) => c.id === on.id.replace('+telemetry', ''));
+      if (!off) continue;
+      const drop = 1 - on.imagesPerSecond / off.imagesPerSecond;
+      out.push({ corpus: r.corpus.id, preset: off.id.replace('pixbatch-', ''), drop });
+      log(`  ${r.corpus.id.padEnd(8)} ${off.label.padEnd(26)} ${off.imagesPerSecond.toFixed(2).padStart(8)} -> ${on.imagesPerSecond.toFixed(2).padStart(8)} images/s  (${(drop * 100).toFixed(1)}% ${drop >= 0 ? 'slower' : 'faster'})`);
+    }
+  }
+  return out;
+}
+
 function printStages(label: string, s: StageTimes): void {
   log(`\nwhere the time goes (${label}), one ${s.megapixels.toFixed(1)} MP image on one core (median of ${s.images}), CPU ms:`);
   log(`  read ${s.read.toFixed(1)}   decode ${s.decode.toFixed(0)}   colour ${s.colour.toFixed(0)}   write ${s.write.toFixed(1)}`);
@@ -238,6 +258,7 @@ async function main(): Promise<void> {
       printStages(c.label, stages[c.id]!);
     }
     report.stages = stages;
+    const sink = values.telemetry ? await startOtlpReceiver() : undefined;
     const { results, missingPeers } = await runLocalBench({
       root: benchDir,
       corpora,
@@ -248,10 +269,12 @@ async function main(): Promise<void> {
       pixbatchVersion: pkg.version,
       pixbatchEnv,
       skipPeers: (values['skip-peers'] ?? '').split(',').filter(Boolean),
+      telemetryEnv: sink ? { OTEL_EXPORTER_OTLP_ENDPOINT: sink.endpoint, OTEL_EXPORTER_OTLP_PROTOCOL: 'http/protobuf' } : undefined,
       log,
-    });
+    }).finally(() => sink?.stop());
     if (missingPeers.length) log(`\npeers not found (scripts/install-bench-peers.sh installs them): ${missingPeers.join('; ')}`);
     for (const r of results) printTable(r);
+    if (sink) report.telemetryCost = printTelemetryCost(results);
     log(`\npeak RSS: whole process tree (pixbatch: one process; Pillow: its ${cores} processes summed; ImageMagick and vips: GNU parallel and its jobs summed), sampled every 50 ms`);
     report.local = results;
     report.missingPeers = missingPeers;

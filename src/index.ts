@@ -9,6 +9,8 @@ export { convertImage, ImageError } from './convert/image.js';
 export { openStore } from './store/index.js';
 export { FsStore } from './store/fs.js';
 export { runPipeline } from './engine/pipeline.js';
+export { withJobSpan, telemetryEnabled, telemetryEnvironment } from './telemetry/index.js';
+export type { JobKind, JobAttributes, PipelineObserver, ImageProbe, ImageStage } from './telemetry/index.js';
 export { plan } from './plan/plan.js';
 export { generate } from './generate/generate.js';
 export type { GenerateOptions, GenerateResult } from './generate/generate.js';

@@ -8,6 +8,7 @@ import { mkdir, mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promis
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { startOtlpReceiver } from './harness/telemetry-sinks.js';
 
 const repo = fileURLToPath(new URL('..', import.meta.url));
 const main = join(repo, 'src', 'cli', 'main.ts');
@@ -83,6 +84,7 @@ function packagesOf(modules: string[]): Set<string> {
 }
 
 const azure = (packages: Set<string>) => [...packages].filter((p) => p.startsWith('@azure/') || p.startsWith('@typespec/'));
+const otel = (packages: Set<string>) => [...packages].filter((p) => p.startsWith('@opentelemetry/'));
 
 describe('start-up of local commands', () => {
   before(async () => {
@@ -112,7 +114,21 @@ describe('start-up of local commands', () => {
     // The recorder saw the packages the conversion needs, so an empty Azure list means none was loaded.
     assert.ok(packages.has('sharp') && packages.has('commander'), `recorded packages: ${[...packages].join(', ')}`);
     assert.deepEqual(azure(packages), []);
+    assert.deepEqual(otel(packages), [], 'telemetry loads only when an exporter is configured');
     assert.ok(!packages.has('zod'), 'the config schema (zod) is only for Batch and pool commands');
+  });
+
+  test('with OTEL_EXPORTER_OTLP_ENDPOINT set, the OpenTelemetry SDK does load, which the recorder sees', async () => {
+    const otlp = await startOtlpReceiver();
+    try {
+      const r = await pixbatch(['convert', 'in', 'out-otel', '--quiet'], { OTEL_EXPORTER_OTLP_ENDPOINT: otlp.endpoint, APPLICATIONINSIGHTS_CONNECTION_STRING: '' });
+      assert.equal(r.code, 0, r.stderr);
+      const packages = packagesOf(r.modules);
+      assert.ok(packages.has('@opentelemetry/api') && packages.has('@opentelemetry/sdk-trace-base'), `recorded packages: ${[...packages].join(', ')}`);
+      assert.deepEqual(azure(packages), [], 'the Azure Monitor exporter is for APPLICATIONINSIGHTS_CONNECTION_STRING only');
+    } finally {
+      await otlp.stop();
+    }
   });
 
   test('--version and --help load commander and none of the Azure SDKs, zod or the progress bar', async () => {

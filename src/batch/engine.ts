@@ -15,6 +15,7 @@ import { JobFolder, jobFolderLocation, type JobFile } from './job-folder.js';
 import { mergeReport, summaryOf } from './merge-report.js';
 import { coresOfVmSize, parseShardSize, planShards, type PoolShape } from './shards.js';
 import { addJobOnce, addTasks, jobSpec, newSubmissionId, taskSpecs } from './submit.js';
+import { telemetryEnvironment } from '../telemetry/index.js';
 import { watchJob, type FailedTask, type WatchProgress } from './watch.js';
 import { DEFAULT_PRICES, type PriceTableData } from '../cost/prices.js';
 import { nodeTimeCostSummary } from '../cost/estimate.js';
@@ -202,7 +203,16 @@ export async function convertOnBatch(options: BatchConvertOptions): Promise<Batc
       if (isBatchError(err, 'JobExists')) throw new UsageError(`Job ${jobId} was created in ${accountUrl} by someone else while this run planned; choose another --job-id`);
       throw err;
     });
-    const tasks = taskSpecs({ sha256: bundle.sha256, jobFolder: folderUrl, shards: job.shards.count, maxTaskRetryCount, maxWallClockTime, identityClientId });
+    const tasks = taskSpecs({
+      sha256: bundle.sha256,
+      jobFolder: folderUrl,
+      shards: job.shards.count,
+      maxTaskRetryCount,
+      maxWallClockTime,
+      identityClientId,
+      // Tasks report where this submitter does (Application Insights or OTLP), from its environment.
+      environment: telemetryEnvironment(),
+    });
     let added;
     try {
       added = await addTasks(client, jobId, tasks, { signal: options.signal });

@@ -9,6 +9,7 @@ import { resolveOptions, type ConvertOptions } from '../options.js';
 import { openStore } from '../store/index.js';
 import { isBlobLocation } from '../store/location.js';
 import { VERSION } from '../version.js';
+import { telemetryEnvironment } from '../telemetry/index.js';
 import { BUNDLE_NODE, BUNDLE_SCRIPT, type Bundle } from './bundle.js';
 import {
   BatchClient,
@@ -180,6 +181,8 @@ export function scheduleSpec(
   const env: EnvironmentSetting[] = [
     { name: SCHEDULE_SETTINGS_VAR, value: JSON.stringify(settings) },
     ...(settings.identityClientId ? [{ name: 'AZURE_CLIENT_ID', value: settings.identityClientId }] : []),
+    // The manager task passes the telemetry variables on to each job's tasks (see submitPlanned).
+    ...telemetryEnvironment(),
   ];
   const manager: JobManagerTask = {
     id: SCHEDULE_MANAGER_TASK_ID,
@@ -504,6 +507,8 @@ async function submitPlanned(
     maxTaskRetryCount: settings.maxTaskRetryCount,
     maxWallClockTime: settings.maxWallClockTime,
     identityClientId: settings.identityClientId,
+    // Passed on from this manager task's environment (the schedule put them there).
+    environment: telemetryEnvironment(),
   });
   const added = await addTasks(client, jobId, tasks, { signal });
   if (added.added !== tasks.length) throw new JobError(`Added ${added.added} of ${tasks.length} tasks to job ${jobId}`);

@@ -8,6 +8,7 @@ import { upToDateReason } from '../plan/plan.js';
 import { runPipeline } from '../engine/pipeline.js';
 import { isStorageFailure } from '../engine/retry.js';
 import { openStore } from '../store/index.js';
+import { withJobSpan } from '../telemetry/index.js';
 import { JobFolder, resultFile, type JobFile } from './job-folder.js';
 
 export interface WorkerInput {
@@ -67,7 +68,13 @@ export async function runWorker(input: WorkerInput): Promise<WorkerOutcome> {
 
     try {
       const todo = await doneEarlier(items, destination, options, jobStartMs, add);
-      await runPipeline({ items: todo, source, destination, options, onRecord: add, recordTags: tags, signal: input.signal, checkUpToDate: false });
+      const span = { jobId: process.env.AZ_BATCH_JOB_ID, taskId: tags.task, nodeId: tags.node, format: options.spec.to, preset: options.spec.preset };
+      await withJobSpan(
+        'batch-task',
+        span,
+        (observer) => runPipeline({ items: todo, source: source!, destination: destination!, options, onRecord: add, recordTags: tags, signal: input.signal, checkUpToDate: false, observer }),
+        (s) => ({ counts: { ...s.counts }, bytesIn: s.bytesIn, bytesOut: s.bytesOut }),
+      );
       const storage = records.filter(isStorageFailure);
       if (storage.length) {
         throw new JobError(`${storage.length} image(s) could not be read or written: ${storage[0]!.reason ?? storage[0]!.code}`, storage[0]!.code);

@@ -8,6 +8,7 @@ import { ReportWriter } from '../report/report-writer.js';
 import { SummaryBuilder } from '../report/summary.js';
 import { nestedFolder, openStore } from '../store/index.js';
 import { VERSION } from '../version.js';
+import { withJobSpan, type PipelineObserver } from '../telemetry/index.js';
 import { runPipeline } from './pipeline.js';
 
 async function storeFor(location: string | Store, role: 'source' | 'destination', skipDirs?: string[]): Promise<Store> {
@@ -24,6 +25,13 @@ async function storeFor(location: string | Store, role: 'source' | 'destination'
  * if (summary.counts.failed) console.error(summary.failures);
  */
 export async function convert(options: ConvertOptions): Promise<Summary> {
+  // One span per run when telemetry is on; a dry run converts nothing and reports nothing.
+  if (options.dryRun) return convertHere(options);
+  const { spec } = resolveOptions(options);
+  return withJobSpan('local', { format: spec.to, preset: spec.preset }, (observer) => convertHere(options, observer), (s) => ({ counts: { ...s.counts }, bytesIn: s.bytesIn, bytesOut: s.bytesOut }));
+}
+
+async function convertHere(options: ConvertOptions, observer?: PipelineObserver): Promise<Summary> {
   const resolved = resolveOptions(options);
   // The webhook and the HTML page load only when asked for, so a plain run starts without them.
   const notifier = options.notify?.length ? await import('../report/notify.js') : undefined;
@@ -51,7 +59,7 @@ export async function convert(options: ConvertOptions): Promise<Summary> {
       summary = await dryRun(items, onRecord);
       summary = { ...summary, ...extra, dryRun: true };
     } else {
-      summary = { ...(await runPipeline({ items, source, destination, options: resolved, onRecord, onProgress: options.onProgress, signal: options.signal })), ...extra };
+      summary = { ...(await runPipeline({ items, source, destination, options: resolved, onRecord, onProgress: options.onProgress, signal: options.signal, observer })), ...extra };
     }
     await report?.finish({ ...summary, tool: { name: 'pixbatch', version: VERSION }, startedAt: startedAt.toISOString(), finishedAt: new Date().toISOString() });
     if (options.htmlReport && reportPath) {

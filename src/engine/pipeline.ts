@@ -12,6 +12,7 @@ import type { PlannedItem } from '../plan/plan.js';
 import { SummaryBuilder } from '../report/summary.js';
 import { isFatal, withRetries, type RetryOptions } from './retry.js';
 import { redact } from '../store/redact.js';
+import type { ImageProbe, ImageStage, PipelineObserver } from '../telemetry/index.js';
 
 export interface PipelineInput {
   /** Work to do; planned items marked `skip` or `fail` are recorded as such without any I/O. */
@@ -29,6 +30,8 @@ export interface PipelineInput {
   signal?: AbortSignal;
   /** Limits shared by runs in one process (the Functions app runs one per invocation, several at once). */
   limits?: PipelineLimits;
+  /** Telemetry's hooks (see withJobSpan); absent when telemetry is off. */
+  observer?: PipelineObserver;
 }
 
 export interface PipelineLimits {
@@ -76,9 +79,10 @@ export async function runPipeline(input: PipelineInput): Promise<Summary> {
   let total = 0;
   let listed = false;
 
-  const emit = (record: ImageRecord) => {
+  const emit = (record: ImageRecord, probe?: ImageProbe) => {
     const tagged = { ...record, ...input.recordTags, at: Date.now() };
     summary.add(tagged);
+    input.observer?.recorded(tagged, probe);
     input.onRecord?.(tagged);
     input.onProgress?.({
       done: summary.counts.total,
@@ -97,62 +101,69 @@ export async function runPipeline(input: PipelineInput): Promise<Summary> {
   const processItem = async (item: WorkItem): Promise<void> => {
     const started = performance.now();
     const base = { name: item.name, output: item.output };
+    const probe = input.observer?.started(item);
+    const timed = <T>(stage: ImageStage, fn: () => Promise<T>): Promise<T> => (probe ? probe.stage(stage, fn) : fn());
     try {
       if (input.checkUpToDate && options.overwrite !== 'always') {
         const existing = await io(() => withRetries(() => destination.stat(item.output, { abortSignal: signal }), retry));
         if (existing) {
           const why = options.overwrite === 'never' ? 'output exists (--overwrite never)' : upToDateReason(item, existing, id);
-          if (why) return emit({ ...base, status: 'skipped', reason: why });
+          if (why) return emit({ ...base, status: 'skipped', reason: why }, probe);
         }
       }
       const data = await io(() =>
-        withRetries(() => source.read(item.name, { abortSignal: signal }), retry).catch((err) => {
+        timed('read', () => withRetries(() => source.read(item.name, { abortSignal: signal }), retry)).catch((err) => {
           if (isFatal(err)) throw err;
           throw new ItemFailure(codeOf(err, 'READ_FAILED'), `cannot read: ${describe(err)}`);
         }),
       );
       // Of the images read and waiting, the largest converts first (see largestFirst).
-      const out = await cpu(data.length, () => convertImage(data, spec, { maxPixels: options.maxPixels }));
+      const out = await cpu(data.length, () => timed('convert', () => convertImage(data, spec, { maxPixels: options.maxPixels })));
       try {
         await io(() =>
-          withRetries(
-            () =>
-              destination.write(item.output, out.data, {
-                abortSignal: signal,
-                contentType: contentTypeFor(spec.to),
-                metadata: { [META_SOURCE_ETAG]: item.etag, [META_SPEC]: id },
-                ifNotExists: options.overwrite === 'never',
-              }),
-            retry,
+          timed('write', () =>
+            withRetries(
+              () =>
+                destination.write(item.output, out.data, {
+                  abortSignal: signal,
+                  contentType: contentTypeFor(spec.to),
+                  metadata: { [META_SOURCE_ETAG]: item.etag, [META_SPEC]: id },
+                  ifNotExists: options.overwrite === 'never',
+                }),
+              retry,
+            ),
           ),
         );
       } catch (err) {
-        if ((err as { code?: string }).code === 'EEXIST') return emit({ ...base, status: 'skipped', reason: 'output appeared meanwhile (--overwrite never)' });
+        if ((err as { code?: string }).code === 'EEXIST') return emit({ ...base, status: 'skipped', reason: 'output appeared meanwhile (--overwrite never)' }, probe);
         if (isFatal(err)) throw err;
         throw new ItemFailure(codeOf(err, 'WRITE_FAILED'), `cannot write ${item.output}: ${describe(err)}`);
       }
       const bytesOut = out.data.length;
       // Written: its memory goes back now, not at the next garbage collection.
       releaseBuffer(out.data);
-      emit({
-        ...base,
-        status: 'converted',
-        bytesIn: data.length,
-        bytesOut,
-        width: out.width,
-        height: out.height,
-        ms: Math.round(performance.now() - started),
-      });
+      emit(
+        {
+          ...base,
+          status: 'converted',
+          bytesIn: data.length,
+          bytesOut,
+          width: out.width,
+          height: out.height,
+          ms: Math.round(performance.now() - started),
+        },
+        probe,
+      );
     } catch (err) {
       if (err instanceof ImageError || err instanceof ItemFailure) {
-        return emit({ ...base, status: 'failed', code: err.code, reason: err.message });
+        return emit({ ...base, status: 'failed', code: err.code, reason: err.message }, probe);
       }
       if (signal?.aborted) throw err;
       if (isFatal(err)) {
         fatal ??= err;
         throw err;
       }
-      emit({ ...base, status: 'failed', code: 'CONVERT_FAILED', reason: describe(err) });
+      emit({ ...base, status: 'failed', code: 'CONVERT_FAILED', reason: describe(err) }, probe);
     }
   };
 
