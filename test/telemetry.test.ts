@@ -14,6 +14,7 @@ import { runPixbatch } from './harness/cli.js';
 import { startAzurite, type Azurite } from './harness/azurite.js';
 import { startIngestion, startOtlpReceiver, type Ingestion } from './harness/telemetry-sinks.js';
 import { jpegBuffer } from './harness/images.js';
+import { startTokenEndpoint } from './harness/token-endpoint.js';
 
 let root: string;
 let mixed: string;
@@ -292,6 +293,39 @@ describe('Application Insights export', () => {
       const named = ai.envelopes.filter((e) => e.data?.baseType === 'RemoteDependencyData').map((e) => e.data!.baseData!.properties?.['pixbatch.image.name']).filter(Boolean);
       assert.deepEqual(named.sort(), ['person-0.jpg', 'person-1.jpg', 'person-2.jpg', 'person-broken.jpg']);
     } finally {
+      await ai.stop();
+    }
+  });
+});
+
+describe('Application Insights with Microsoft Entra ID', () => {
+  test('Authorization=AAD;ClientId=… signs in with that managed identity and sends a bearer token for Azure Monitor', async () => {
+    const ai = await startIngestion();
+    const idp = await startTokenEndpoint({ clientIds: ['pixbatch-telemetry-identity'], audience: 'https://monitor.azure.com' });
+    try {
+      const r = await runPixbatch(['convert', mixed, join(root, 'out-entra'), '--quiet'], {
+        env: {
+          ...quiet,
+          ...aiEnv(ai),
+          APPLICATIONINSIGHTS_AUTHENTICATION_STRING: 'Authorization=AAD;ClientId=pixbatch-telemetry-identity',
+          AZURE_POD_IDENTITY_AUTHORITY_HOST: idp.url,
+          AZURE_CLIENT_ID: 'another-identity',
+        },
+      });
+      assert.equal(r.code, 1, r.stderr);
+      const tokenAsks = idp.requests.filter((q) => q.path === '/metadata/identity/oauth2/token');
+      assert.ok(tokenAsks.length > 0, 'no token was asked for');
+      for (const q of tokenAsks) {
+        assert.equal(q.query.client_id, 'pixbatch-telemetry-identity');
+        // The Azure Monitor ingestion audience (scope https://monitor.azure.com//.default).
+        assert.match(q.query.resource ?? '', /^https:\/\/monitor\.azure\.com\/?$/);
+      }
+      const tracks = ai.requests.filter((q) => q.path.startsWith('/v2.1/track'));
+      assert.ok(tracks.length > 0, 'nothing was sent');
+      for (const q of tracks) assert.match(String(q.headers.authorization), /^Bearer [\w-]+\.[\w-]+\./);
+      assert.ok(ai.envelopes.some((e) => e.data?.baseType === 'RequestData'));
+    } finally {
+      await idp.stop();
       await ai.stop();
     }
   });
