@@ -17,11 +17,14 @@ import { SummaryBuilder } from '../report/summary.js';
 import { openBlobStore, type BlobStore } from '../store/blob.js';
 import { safeRelativeName } from '../store/names.js';
 import { redact } from '../store/redact.js';
+import { withJobSpan } from '../telemetry/index.js';
 import { normalizeEvent, selectBlob, type BlobEvent } from './events.js';
 import type { FunctionSettings } from './settings.js';
 
 /** What the handlers log through: the invocation context in Functions. */
 export interface FunctionLog {
+  /** The invocation's id (the Functions context has one), named on its telemetry span. */
+  invocationId?: string;
   log(...args: unknown[]): void;
   warn(...args: unknown[]): void;
   error(...args: unknown[]): void;
@@ -177,19 +180,27 @@ export class BlobEventConverter {
     }
 
     try {
-      await runPipeline({
-        items: work(),
-        source: this.source,
-        destination: this.destination,
-        options,
-        checkUpToDate: true,
-        limits: this.limits,
-        signal,
-        onRecord: (r) => {
-          record(r);
-          finish(r.name);
-        },
-      });
+      // One span per invocation when telemetry is on (the app settings carry the same variables as a shell).
+      await withJobSpan(
+        'function',
+        { jobId: log.invocationId, format: options.spec.to, preset: options.spec.preset },
+        (observer) =>
+          runPipeline({
+            items: work(),
+            source: this.source,
+            destination: this.destination,
+            options,
+            checkUpToDate: true,
+            limits: this.limits,
+            signal,
+            observer,
+            onRecord: (r) => {
+              record(r);
+              finish(r.name);
+            },
+          }),
+        (s) => ({ counts: { ...s.counts }, bytesIn: s.bytesIn, bytesOut: s.bytesOut }),
+      );
     } finally {
       for (const name of names.keys()) finish(name);
     }
