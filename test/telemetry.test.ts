@@ -355,6 +355,28 @@ describe('telemetry settings', () => {
     assert.deepEqual(telemetryEnvironment({ OTEL_TRACES_SAMPLER_ARG: '0.1' }), []);
   });
 
+  test("a schedule's job manager task carries the submitter's telemetry variables, and only when they are set", async () => {
+    const { scheduleSpec } = await import('../src/batch/schedule.js');
+    const settings = {
+      scheduleId: 'nightly', source: 'https://acct.blob.core.windows.net/images', destination: 'https://acct.blob.core.windows.net/converted',
+      conversion: {}, shardSize: 'auto', roundRobin: false, pool: { id: 'pool1', shape: { nodes: 1, cores: 2, slotsPerNode: 1 } },
+      maxTaskRetryCount: 3, maxWallClockTime: 'PT1H', identityClientId: 'client-id-1',
+      bundle: { url: 'https://acct.blob.core.windows.net/scripts/b.tar.gz', sha256: 'ab'.repeat(32), version: '0.1.0' },
+    } as Parameters<typeof scheduleSpec>[0];
+    const names = () => (scheduleSpec(settings, { every: 'PT1H' }).jobSpecification.jobManagerTask?.environmentSettings ?? []).map((e) => e.name);
+    const before = { ...process.env };
+    try {
+      for (const k of Object.keys(quiet)) delete process.env[k];
+      assert.ok(!names().some((n) => n.startsWith('APPLICATIONINSIGHTS_') || n.startsWith('OTEL_')));
+      process.env.APPLICATIONINSIGHTS_CONNECTION_STRING = 'InstrumentationKey=x';
+      process.env.OTEL_TRACES_SAMPLER = 'parentbased_traceidratio';
+      assert.deepEqual(names().filter((n) => n.startsWith('APPLICATIONINSIGHTS_') || n.startsWith('OTEL_')), ['APPLICATIONINSIGHTS_CONNECTION_STRING', 'OTEL_TRACES_SAMPLER']);
+    } finally {
+      for (const k of Object.keys(process.env)) if (!(k in before)) delete process.env[k];
+      Object.assign(process.env, before);
+    }
+  });
+
   test('reads the standard sampler variables and names the one at fault', () => {
     assert.deepEqual(samplingFrom({}), { jobs: true, images: 1 });
     assert.deepEqual(samplingFrom({ OTEL_TRACES_SAMPLER: 'parentbased_traceidratio', OTEL_TRACES_SAMPLER_ARG: '0.25' }), { jobs: true, images: 0.25 });
