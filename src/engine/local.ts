@@ -8,6 +8,7 @@ import { ReportWriter } from '../report/report-writer.js';
 import { SummaryBuilder } from '../report/summary.js';
 import { nestedFolder, openStore } from '../store/index.js';
 import { VERSION } from '../version.js';
+import { jobSignal } from './job-signal.js';
 import { runPipeline } from './pipeline.js';
 
 async function storeFor(location: string | Store, role: 'source' | 'destination', skipDirs?: string[]): Promise<Store> {
@@ -37,6 +38,9 @@ export async function convert(options: ConvertOptions): Promise<Summary> {
   // The HTML page is rendered from the JSON report, so one is written (to a temporary file if not asked for).
   const reportPath = options.report ?? (options.htmlReport ? join(tmpdir(), `pixbatch-report-${process.pid}-${Date.now()}.json`) : undefined);
   const report = reportPath ? await ReportWriter.open(reportPath) : undefined;
+  // The planner's stats in flight and the pipeline's one link listen on this, not on the caller's signal.
+  const job = jobSignal(options.signal, resolved.ioConcurrency + 8);
+  const signal = job.signal;
   const onRecord = (r: ImageRecord) => {
     report?.add(r);
     options.onRecord?.(r);
@@ -44,14 +48,14 @@ export async function convert(options: ConvertOptions): Promise<Summary> {
   try {
     await source.prepare?.('source');
     if (!resolved.dryRun) await destination.prepare?.('destination');
-    const items = plan(source, destination, resolved, options.signal);
+    const items = plan(source, destination, resolved, signal);
     const extra = { source: source.location, destination: destination.location, spec: resolved.spec };
     let summary: Summary;
     if (resolved.dryRun) {
       summary = await dryRun(items, onRecord);
       summary = { ...summary, ...extra, dryRun: true };
     } else {
-      summary = { ...(await runPipeline({ items, source, destination, options: resolved, onRecord, onProgress: options.onProgress, signal: options.signal })), ...extra };
+      summary = { ...(await runPipeline({ items, source, destination, options: resolved, onRecord, onProgress: options.onProgress, signal })), ...extra };
     }
     await report?.finish({ ...summary, tool: { name: 'pixbatch', version: VERSION }, startedAt: startedAt.toISOString(), finishedAt: new Date().toISOString() });
     if (options.htmlReport && reportPath) {
@@ -74,6 +78,7 @@ export async function convert(options: ConvertOptions): Promise<Summary> {
     }
     throw err;
   } finally {
+    job.release();
     await source.close?.();
     await destination.close?.();
   }

@@ -12,6 +12,7 @@ import type { PlannedItem } from '../plan/plan.js';
 import { SummaryBuilder } from '../report/summary.js';
 import { isFatal, withRetries, type RetryOptions } from './retry.js';
 import { redact } from '../store/redact.js';
+import { jobSignal } from './job-signal.js';
 
 export interface PipelineInput {
   /** Work to do; planned items marked `skip` or `fail` are recorded as such without any I/O. */
@@ -65,7 +66,17 @@ function describe(err: unknown): string {
  */
 export async function runPipeline(input: PipelineInput): Promise<Summary> {
   sharp.cache(false);
-  const { source, destination, options, signal } = input;
+  // Reads and writes in flight, each listening for abort, plus room for retry waits and the listing.
+  const job = jobSignal(input.signal, input.options.ioConcurrency + 8);
+  try {
+    return await pipeline(input, job.signal);
+  } finally {
+    job.release();
+  }
+}
+
+async function pipeline(input: PipelineInput, signal: AbortSignal): Promise<Summary> {
+  const { source, destination, options } = input;
   const spec = options.spec;
   const id = specId(spec);
   const admit = options.concurrency + options.ioConcurrency;
