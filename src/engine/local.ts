@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import type { ImageRecord, Report, Store, Summary } from '../interfaces.js';
 import { resolveOptions, type ConvertOptions } from '../options.js';
-import { plan, type PlannedItem } from '../plan/plan.js';
+import { countAhead, plan, type PlannedItem } from '../plan/plan.js';
 import { ReportWriter } from '../report/report-writer.js';
 import { SummaryBuilder } from '../report/summary.js';
 import { nestedFolder, openStore } from '../store/index.js';
@@ -38,8 +38,8 @@ export async function convert(options: ConvertOptions): Promise<Summary> {
   // The HTML page is rendered from the JSON report, so one is written (to a temporary file if not asked for).
   const reportPath = options.report ?? (options.htmlReport ? join(tmpdir(), `pixbatch-report-${process.pid}-${Date.now()}.json`) : undefined);
   const report = reportPath ? await ReportWriter.open(reportPath) : undefined;
-  // The planner's stats in flight and the pipeline's one link listen on this, not on the caller's signal.
-  const job = jobSignal(options.signal, resolved.ioConcurrency + 8);
+  // The planner's stats in flight, the listings and the pipeline's one link listen on this, not on the caller's signal.
+  const job = jobSignal(options.signal, resolved.ioConcurrency + 10);
   const signal = job.signal;
   const onRecord = (r: ImageRecord) => {
     report?.add(r);
@@ -55,7 +55,13 @@ export async function convert(options: ConvertOptions): Promise<Summary> {
       summary = await dryRun(items, onRecord);
       summary = { ...summary, ...extra, dryRun: true };
     } else {
-      summary = { ...(await runPipeline({ items, source, destination, options: resolved, onRecord, onProgress: options.onProgress, signal })), ...extra };
+      // Progress needs the total early; a listing only as fast as the conversions would give it at the end.
+      const ahead = options.onProgress ? countAhead(source, resolved, signal) : undefined;
+      try {
+        summary = { ...(await runPipeline({ items, source, destination, options: resolved, onRecord, onProgress: options.onProgress, ahead: ahead?.progress, signal })), ...extra };
+      } finally {
+        await ahead?.stop();
+      }
     }
     await report?.finish({ ...summary, tool: { name: 'pixbatch', version: VERSION }, startedAt: startedAt.toISOString(), finishedAt: new Date().toISOString() });
     if (options.htmlReport && reportPath) {

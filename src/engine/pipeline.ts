@@ -1,7 +1,7 @@
 import pLimit from 'p-limit';
 import sharp from 'sharp';
 import { JobError } from '../errors.js';
-import type { FailureCode, ImageRecord, ProgressEvent, Store, Summary, WorkItem } from '../interfaces.js';
+import type { FailureCode, ImageRecord, ListingCount, ProgressEvent, Store, Summary, WorkItem } from '../interfaces.js';
 import type { ResolvedOptions } from '../options.js';
 import { convertImage, ImageError } from '../convert/image.js';
 import { releaseBuffer } from '../convert/pixpng.js';
@@ -24,6 +24,8 @@ export interface PipelineInput {
   checkUpToDate?: boolean;
   onRecord?: (record: ImageRecord) => void;
   onProgress?: (event: ProgressEvent) => void;
+  /** A count of the items from a listing that runs ahead of `items`: progress then has its total early. */
+  ahead?: Readonly<ListingCount>;
   /** Stamped on every record (Batch task and node ids). */
   recordTags?: Pick<ImageRecord, 'task' | 'node'>;
   retry?: Partial<RetryOptions>;
@@ -93,8 +95,9 @@ async function pipeline(input: PipelineInput, signal: AbortSignal): Promise<Summ
     input.onRecord?.(tagged);
     input.onProgress?.({
       done: summary.counts.total,
-      total,
-      listing: !listed,
+      // Admitted items are the total once the planning listing has ended; before, the count ahead knows more.
+      total: listed ? total : Math.max(total, input.ahead?.count ?? 0),
+      listing: !listed && !input.ahead?.complete,
       converted: summary.counts.converted,
       skipped: summary.counts.skipped,
       failed: summary.counts.failed,
