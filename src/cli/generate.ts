@@ -1,4 +1,5 @@
 import type { Command } from 'commander';
+import { redact } from '../store/redact.js';
 
 
 interface GenerateFlags {
@@ -8,6 +9,7 @@ interface GenerateFlags {
   corrupt?: string;
   quality?: string;
   concurrency?: string;
+  ioConcurrency?: string;
   json?: boolean;
   quiet?: boolean;
 }
@@ -20,17 +22,21 @@ function megabytes(bytes: number): string {
 export function registerGenerate(program: Command): void {
   program
     .command('generate')
-    .description('Write deterministic photo-like JPEGs (and optionally broken files) for demos, tests and benchmarks.')
-    .argument('<destination>', 'folder to write into (created when missing)')
+    .description('Write deterministic photo-like JPEGs (and optionally broken files) for demos, tests and benchmarks, into a folder or Blob Storage.')
+    .argument('<destination>', 'folder, az://CONTAINER/PREFIX or https://ACCOUNT.blob.core.windows.net/CONTAINER/PREFIX (created when missing)')
     .requiredOption('--count <n>', 'number of images')
     .option('--size <WxH>', 'image size', '800x600')
     .option('--seed <s>', 'seed: the same seed writes the same bytes', '1')
     .option('--corrupt <k>', 'also write K broken files (truncated JPEG, zero bytes, text named .jpg)', '0')
     .option('--quality <q>', 'JPEG quality 1-100', '82')
     .option('-c, --concurrency <n>', 'images encoded at once (default: cores)')
+    .option('--io-concurrency <n>', 'files written or uploaded at once (default: 4 per core, at least 8)')
     .option('--json', 'print a JSON summary on stdout')
     .option('-q, --quiet', 'print no progress on stderr')
-    .addHelpText('after', '\nExample:\n  pixbatch generate photos --count 1000 --size 800x600 --seed 7 --corrupt 3')
+    .addHelpText(
+      'after',
+      '\nExamples:\n  pixbatch generate photos --count 1000 --size 800x600 --seed 7 --corrupt 3\n  pixbatch generate az://images/test --count 100000',
+    )
     .action(async (destination: string, flags: GenerateFlags) => {
       const err = process.stderr;
       const { generate } = await import('../generate/generate.js');
@@ -49,6 +55,7 @@ export function registerGenerate(program: Command): void {
         corrupt: flags.corrupt,
         quality: flags.quality,
         concurrency: flags.concurrency,
+        ioConcurrency: flags.ioConcurrency,
         signal: abort.signal,
         onProgress: ({ done, total }) => {
           if (!progress) return;
@@ -74,21 +81,23 @@ export function registerGenerate(program: Command): void {
       } finally {
         process.off('SIGINT', onSigint);
       }
-      const total = result.files.length + result.corrupt.length;
+      const total = result.images + result.broken;
+      // A location may carry a SAS token; it is never echoed.
+      const shown = redact(destination);
       if (progress) {
         if (tty) err.write('\r\x1b[K');
-        const broken = result.corrupt.length ? ` and ${result.corrupt.length} broken files` : '';
+        const broken = result.broken ? ` and ${result.broken} broken files` : '';
         err.write(
-          `generated ${result.files.length} images${broken} (${megabytes(result.bytes)}) in ${result.seconds.toFixed(1)} s ` +
-            `(${(total / Math.max(result.seconds, 1e-9)).toFixed(0)} files/s) into ${destination}\n`,
+          `generated ${result.images} images${broken} (${megabytes(result.bytes)}) in ${result.seconds.toFixed(1)} s ` +
+            `(${(total / Math.max(result.seconds, 1e-9)).toFixed(0)} files/s) into ${shown}\n`,
         );
       }
       if (flags.json) {
         const seconds = Math.round(result.seconds * 1000) / 1000;
         process.stdout.write(
           `${JSON.stringify({
-            destination,
-            images: result.files.length,
+            destination: shown,
+            images: result.images,
             corrupt: result.corrupt,
             bytes: result.bytes,
             seconds,
