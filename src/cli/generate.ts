@@ -1,4 +1,5 @@
-import type { Command } from 'commander';
+import { Option, type Command } from 'commander';
+import { invalidOption } from '../errors.js';
 import { redact } from '../store/redact.js';
 
 
@@ -10,8 +11,22 @@ interface GenerateFlags {
   quality?: string;
   concurrency?: string;
   ioConcurrency?: string;
+  range?: string;
+  pool?: string;
+  batchAccountUrl?: string;
+  shardSize?: string;
+  jobId?: string;
+  wait: boolean;
   json?: boolean;
   quiet?: boolean;
+}
+
+/** `START:END`, the files a Batch task writes (0-based, end excluded). */
+function parseRange(value: string | undefined): { start: number; end: number } | undefined {
+  if (value === undefined) return undefined;
+  const m = /^(\d+):(\d+)$/.exec(value);
+  if (!m) throw invalidOption('range', 'START:END with whole numbers', value);
+  return { start: Number(m[1]), end: Number(m[2]) };
 }
 
 function megabytes(bytes: number): string {
@@ -31,13 +46,21 @@ export function registerGenerate(program: Command): void {
     .option('--quality <q>', 'JPEG quality 1-100', '82')
     .option('-c, --concurrency <n>', 'images encoded at once (default: cores)')
     .option('--io-concurrency <n>', 'files written or uploaded at once (default: 4 per core, at least 8)')
+    .option('--pool <id>', 'write the corpus with tasks on this Azure Batch pool (destination in Blob Storage)')
+    .option('--batch-account-url <url>', 'Batch account endpoint, https://ACCOUNT.REGION.batch.azure.com (AZURE_BATCH_ENDPOINT)')
+    .option('--shard-size <n|auto>', 'files per Batch task with --pool; auto gives each task slot about four tasks', 'auto')
+    .option('--job-id <id>', 'Batch job id with --pool (default: pixbatch-DATE-TIME-RANDOM)')
+    .option('--no-wait', 'with --pool: submit the job and return')
+    .addOption(new Option('--range <start:end>', 'only the files numbered START to END-1 (what one Batch task writes)').hideHelp())
     .option('--json', 'print a JSON summary on stdout')
     .option('-q, --quiet', 'print no progress on stderr')
     .addHelpText(
       'after',
-      '\nExamples:\n  pixbatch generate photos --count 1000 --size 800x600 --seed 7 --corrupt 3\n  pixbatch generate az://images/test --count 100000',
+      '\nExamples:\n  pixbatch generate photos --count 1000 --size 800x600 --seed 7 --corrupt 3\n  pixbatch generate az://images/test --count 100000\n' +
+        '  pixbatch generate https://ACCOUNT.blob.core.windows.net/images --count 5000000 --pool pixbatch',
     )
     .action(async (destination: string, flags: GenerateFlags) => {
+      if (flags.pool !== undefined) return generateOnPool(destination, flags);
       const err = process.stderr;
       const { generate } = await import('../generate/generate.js');
       const progress = !flags.quiet;
@@ -56,6 +79,7 @@ export function registerGenerate(program: Command): void {
         quality: flags.quality,
         concurrency: flags.concurrency,
         ioConcurrency: flags.ioConcurrency,
+        range: parseRange(flags.range),
         signal: abort.signal,
         onProgress: ({ done, total }) => {
           if (!progress) return;
@@ -106,4 +130,48 @@ export function registerGenerate(program: Command): void {
         );
       }
     });
+}
+
+/** `generate --pool`: submit the tasks, then watch them unless `--no-wait`. Exit 3 when a task failed. */
+async function generateOnPool(destination: string, flags: GenerateFlags): Promise<void> {
+  for (const flag of ['range', 'concurrency', 'ioConcurrency'] as const) {
+    if (flags[flag] !== undefined) throw invalidOption(flag === 'ioConcurrency' ? 'io-concurrency' : flag, 'no value with --pool (each task uses its node\'s cores)', flags[flag]);
+  }
+  const { generateOnBatch } = await import('../generate/on-batch.js');
+  const err = process.stderr;
+  const abort = new AbortController();
+  const onSigint = () => abort.abort(new Error('interrupted'));
+  process.once('SIGINT', onSigint);
+  let shown = '';
+  try {
+    const result = await generateOnBatch({
+      destination,
+      count: flags.count,
+      size: flags.size,
+      seed: flags.seed,
+      corrupt: flags.corrupt,
+      quality: flags.quality,
+      pool: flags.pool!,
+      batchAccountUrl: flags.batchAccountUrl,
+      shardSize: flags.shardSize,
+      jobId: flags.jobId,
+      wait: flags.wait,
+      signal: abort.signal,
+      onStatus: (line) => flags.quiet || err.write(`${line}\n`),
+      onProgress: ({ tasksCompleted, tasks }) => {
+        const line = `generating: ${tasksCompleted}/${tasks} tasks completed`;
+        if (!flags.quiet && line !== shown) err.write(`${line}\n`);
+        shown = line;
+      },
+    });
+    if (flags.json) process.stdout.write(`${JSON.stringify({ destination: redact(destination), ...result })}\n`);
+    if (result.failedTasks.length) {
+      if (!flags.quiet) err.write(`pixbatch: ${result.failedTasks.length} task(s) failed: ${result.failedTasks.slice(0, 5).join(', ')}\n`);
+      process.exitCode = 3;
+    } else if (!flags.quiet && result.finished) {
+      err.write(`generated ${result.files} files with ${result.tasks} task(s) of job ${result.jobId} into ${redact(destination)}\n`);
+    }
+  } finally {
+    process.off('SIGINT', onSigint);
+  }
 }
