@@ -8,6 +8,7 @@ import pLimit from 'p-limit';
 import sharp from 'sharp';
 import { BlobServiceClient } from '@azure/storage-blob';
 import { convert } from '../src/index.js';
+import { jobSignal } from '../src/engine/job-signal.js';
 import { startAzurite, type Azurite } from './harness/azurite.js';
 import { runPixbatch } from './harness/cli.js';
 
@@ -66,4 +67,17 @@ test("the job's abort listeners on the caller's signal stay bounded and are all 
   assert.ok(samples > 10, `sampled ${samples} times`);
   assert.ok(most >= 1 && most <= 2, `at most ${most} listeners at once`);
   assert.equal(getEventListeners(controller.signal, 'abort').length, 0);
+});
+
+test("a job's signal aborts with the caller's reason, and releasing it takes its one listener off the caller's signal", () => {
+  const caller = new AbortController();
+  const job = jobSignal(caller.signal, 20);
+  assert.equal(getEventListeners(caller.signal, 'abort').length, 1);
+  const reason = new Error('stop');
+  caller.abort(reason);
+  assert.equal(job.signal.aborted, true);
+  assert.equal(job.signal.reason, reason);
+  const other = new AbortController();
+  jobSignal(other.signal, 20).release();
+  assert.equal(getEventListeners(other.signal, 'abort').length, 0);
 });

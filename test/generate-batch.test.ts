@@ -10,7 +10,8 @@ import { UsageError } from '../src/errors.js';
 import { BatchClient, BatchSharedKeyCredential } from '../src/batch/client.js';
 import { generateOnBatch } from '../src/generate/on-batch.js';
 import { startBatchStandIn, type BatchStandIn } from './batch-standin/index.js';
-import { storage, testBundle } from './batch-e2e-setup.js';
+import { storage, testBundle, TEST_CACHE_DIR } from './batch-e2e-setup.js';
+import { runPixbatch } from './harness/cli.js';
 
 const IDENTITY = {
   resourceId: '/subscriptions/0000/resourceGroups/rg/providers/Microsoft.ManagedIdentity/userAssignedIdentities/pixbatch-nodes',
@@ -63,4 +64,24 @@ test('--pool refuses a folder destination before anything is submitted', async (
     generateOnBatch({ destination: join(dir, 'nope'), count: 3, pool: batch.poolId, client }),
     (err: unknown) => err instanceof UsageError && /Expected a Blob Storage location for the destination with --pool/.test(err.message),
   );
+});
+
+test('pixbatch generate --pool exits 3 naming a task that failed after its retries', async () => {
+  batch.failNextTask({ taskId: 'shard-00001', exitCode: 3, stderr: 'pixbatch: storage refused the credential\n', times: 4 });
+  const r = await runPixbatch(
+    ['generate', `${az.blobEndpoint}/made/cli`, '--count', '6', '--size', '32x32', '--pool', batch.poolId, '--shard-size', '3', '--poll-interval', '0.2', '--json'],
+    {
+      env: {
+        AZURE_STORAGE_CONNECTION_STRING: az.connectionString,
+        AZURE_BATCH_ACCOUNT: batch.accountName,
+        AZURE_BATCH_ACCESS_KEY: batch.accountKey,
+        AZURE_BATCH_ENDPOINT: batch.url,
+        PIXBATCH_CACHE_DIR: TEST_CACHE_DIR,
+      },
+    },
+  );
+  assert.equal(r.code, 3, r.stderr);
+  assert.match(r.stderr, /1 task\(s\) failed: shard-00001/);
+  const result = JSON.parse(r.stdout) as { tasks: number; files: number; failedTasks: string[] };
+  assert.deepEqual([result.tasks, result.files, result.failedTasks], [2, 6, ['shard-00001']]);
 });

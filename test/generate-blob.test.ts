@@ -93,6 +93,6 @@ test('pixbatch generate az://CONTAINER/PREFIX uploads the corpus and says where 
 });
 
 test('a range outside the corpus is refused before anything is written', async () => {
-  await assert.rejects(generate({ ...options, destination: `${az.blobEndpoint}/never`, range: { start: 10, end: 18 } }), /Expected start and end with 0 <= start <= end <= 17 for range/);
+  await assert.rejects(generate({ ...options, destination: `${az.blobEndpoint}/never`, range: { start: 10, end: 18 } }), /Expected START:END with 0 <= START <= END <= 17 .* for range but received "10:18"/);
   assert.equal(await service.getContainerClient('never').exists(), false);
 });

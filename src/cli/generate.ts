@@ -17,6 +17,7 @@ interface GenerateFlags {
   shardSize?: string;
   jobId?: string;
   wait: boolean;
+  pollInterval: string;
   json?: boolean;
   quiet?: boolean;
 }
@@ -51,6 +52,7 @@ export function registerGenerate(program: Command): void {
     .option('--shard-size <n|auto>', 'files per Batch task with --pool; auto gives each task slot about four tasks', 'auto')
     .option('--job-id <id>', 'Batch job id with --pool (default: pixbatch-DATE-TIME-RANDOM)')
     .option('--no-wait', 'with --pool: submit the job and return')
+    .addOption(new Option('--poll-interval <seconds>', 'seconds between looks at the job').default('5').hideHelp())
     .addOption(new Option('--range <start:end>', 'only the files numbered START to END-1 (what one Batch task writes)').hideHelp())
     .option('--json', 'print a JSON summary on stdout')
     .option('-q, --quiet', 'print no progress on stderr')
@@ -137,6 +139,8 @@ async function generateOnPool(destination: string, flags: GenerateFlags): Promis
   for (const flag of ['range', 'concurrency', 'ioConcurrency'] as const) {
     if (flags[flag] !== undefined) throw invalidOption(flag === 'ioConcurrency' ? 'io-concurrency' : flag, 'no value with --pool (each task uses its node\'s cores)', flags[flag]);
   }
+  const pollSeconds = Number(flags.pollInterval);
+  if (!(pollSeconds > 0)) throw invalidOption('poll-interval', 'a number of seconds above 0', flags.pollInterval);
   const { generateOnBatch } = await import('../generate/on-batch.js');
   const err = process.stderr;
   const abort = new AbortController();
@@ -156,6 +160,7 @@ async function generateOnPool(destination: string, flags: GenerateFlags): Promis
       shardSize: flags.shardSize,
       jobId: flags.jobId,
       wait: flags.wait,
+      pollMs: pollSeconds * 1000,
       signal: abort.signal,
       onStatus: (line) => flags.quiet || err.write(`${line}\n`),
       onProgress: ({ tasksCompleted, tasks }) => {

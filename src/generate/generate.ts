@@ -112,7 +112,7 @@ export function resolveGenerateOptions(o: GenerateOptions): ResolvedGenerateOpti
   const cores = availableParallelism();
   const range = o.range;
   if (range !== undefined && !(Number.isInteger(range.start) && Number.isInteger(range.end) && range.start >= 0 && range.start <= range.end && range.end <= count + corrupt)) {
-    throw invalidOption('range', `start and end with 0 <= start <= end <= ${count + corrupt}`, JSON.stringify(range));
+    throw invalidOption('range', `START:END with 0 <= START <= END <= ${count + corrupt} (images, then broken files)`, `${range.start}:${range.end}`);
   }
   return {
     destination: o.destination,
@@ -175,7 +175,7 @@ export async function generate(options: GenerateOptions): Promise<GenerateResult
   const first = o.range?.start ?? 0;
   const end = o.range?.end ?? all;
   const store = await openStore(o.destination, 'destination');
-  // Every upload in flight listens for abort; they listen on the job's signal, not the caller's.
+  // Retry waits in flight listen for abort; they listen on the job's signal, not the caller's.
   const job = jobSignal(options.signal, o.ioConcurrency + 8);
   const signal = job.signal;
   let next = first;
@@ -200,10 +200,11 @@ export async function generate(options: GenerateOptions): Promise<GenerateResult
     };
 
     // Uploads run beside the encoding, at most `ioConcurrency` at once: a slow store holds back the
-    // encoders instead of letting encoded pictures pile up in memory.
+    // encoders instead of letting encoded pictures pile up in memory. A stop lets the writes under
+    // way finish (only retries are given up), so what was started ends up whole.
     const writes = new Set<Promise<void>>();
     const write = (name: string, data: Buffer): Promise<void> => {
-      const p = withRetries(() => store.write(name, data, { abortSignal: signal, contentType: 'image/jpeg' }), { signal }).then(
+      const p = withRetries(() => store.write(name, data, { contentType: 'image/jpeg' }), { signal }).then(
         () => {
           bytes += data.length;
           done++;
