@@ -7,16 +7,11 @@ import { join } from 'node:path';
 import { BlobServiceClient } from '@azure/storage-blob';
 import { generate } from '../src/index.js';
 import { UsageError } from '../src/errors.js';
-import { BatchClient, BatchSharedKeyCredential } from '../src/batch/client.js';
+import type { BatchClient } from '../src/batch/client.js';
 import { generateOnBatch } from '../src/generate/on-batch.js';
-import { startBatchStandIn, type BatchStandIn } from './batch-standin/index.js';
-import { storage, testBundle, TEST_CACHE_DIR } from './batch-e2e-setup.js';
+import type { BatchStandIn } from './batch-standin/index.js';
+import { standInOnAzurite, storage, testBundle, TEST_CACHE_DIR } from './batch-e2e-setup.js';
 import { runPixbatch } from './harness/cli.js';
-
-const IDENTITY = {
-  resourceId: '/subscriptions/0000/resourceGroups/rg/providers/Microsoft.ManagedIdentity/userAssignedIdentities/pixbatch-nodes',
-  clientId: '11111111-2222-3333-4444-555555555555',
-};
 
 let az: Awaited<ReturnType<typeof storage>>;
 let batch: BatchStandIn;
@@ -26,14 +21,7 @@ let dir: string;
 before(async () => {
   az = await storage();
   dir = await mkdtemp(join(tmpdir(), 'pixbatch-generate-batch-'));
-  batch = await startBatchStandIn({
-    nodes: 2,
-    storageConnectionString: az.connectionString,
-    taskEnvironment: { AZURE_STORAGE_CONNECTION_STRING: az.connectionString },
-    rootDir: join(dir, 'batch'),
-    pool: { vmSize: 'standard_d2s_v3', identity: { type: 'UserAssigned', userAssignedIdentities: [IDENTITY] } },
-  });
-  client = new BatchClient(batch.url, new BatchSharedKeyCredential(batch.accountName, batch.accountKey), { retryOptions: { retryDelayInMs: 50, maxRetryDelayInMs: 500 } });
+  ({ batch, client } = await standInOnAzurite(az, join(dir, 'batch')));
 });
 
 after(async () => {

@@ -1,5 +1,6 @@
 import { Option, type Command } from 'commander';
 import { invalidOption } from '../errors.js';
+import type { GenerateOptions } from '../generate/generate.js';
 import { redact } from '../store/redact.js';
 
 
@@ -20,6 +21,11 @@ interface GenerateFlags {
   pollInterval: string;
   json?: boolean;
   quiet?: boolean;
+}
+
+/** What the files are, as both a local run and the Batch tasks take it. */
+function corpusOf(flags: GenerateFlags): Pick<GenerateOptions, 'count' | 'size' | 'seed' | 'corrupt' | 'quality'> {
+  return { count: flags.count, size: flags.size, seed: flags.seed, corrupt: flags.corrupt, quality: flags.quality };
 }
 
 /** `START:END`, the files a Batch task writes (0-based, end excluded). */
@@ -74,11 +80,7 @@ export function registerGenerate(program: Command): void {
       process.once('SIGINT', onSigint);
       const running = generate({
         destination,
-        count: flags.count,
-        size: flags.size,
-        seed: flags.seed,
-        corrupt: flags.corrupt,
-        quality: flags.quality,
+        ...corpusOf(flags),
         concurrency: flags.concurrency,
         ioConcurrency: flags.ioConcurrency,
         range: parseRange(flags.range),
@@ -150,11 +152,7 @@ async function generateOnPool(destination: string, flags: GenerateFlags): Promis
   try {
     const result = await generateOnBatch({
       destination,
-      count: flags.count,
-      size: flags.size,
-      seed: flags.seed,
-      corrupt: flags.corrupt,
-      quality: flags.quality,
+      ...corpusOf(flags),
       pool: flags.pool!,
       batchAccountUrl: flags.batchAccountUrl,
       shardSize: flags.shardSize,
