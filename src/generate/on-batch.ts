@@ -7,7 +7,7 @@ import { connectBatch, batchAccountUrl, type BatchAccountOptions } from '../batc
 import { deployBundle, plainUrl } from '../batch/deploy.js';
 import type { Bundle } from '../batch/bundle.js';
 import { newJobId, parseDuration, poolShape, poolWithIdentity } from '../batch/engine.js';
-import { addTasks, bundleCommand, jobSpec, taskSpecs } from '../batch/submit.js';
+import { addJobOnce, addTasks, bundleCommand, jobSpec, META_SUBMISSION, newSubmissionId, taskSpecs } from '../batch/submit.js';
 import { openStore } from '../store/index.js';
 import { isBlobLocation } from '../store/location.js';
 import { VERSION } from '../version.js';
@@ -88,12 +88,18 @@ export async function generateOnBatch(options: GenerateOnBatchOptions): Promise<
     'generate', destinationUrl, '--count', String(o.count), '--corrupt', String(o.corrupt), '--size', `${o.width}x${o.height}`,
     '--seed', String(o.seed), '--quality', String(o.quality), '--range', `${start}:${end}`, '--quiet',
   ];
-  await client.addJob(
+  const submissionId = newSubmissionId();
+  await addJobOnce(
+    client,
     {
       ...jobSpec({ jobId, poolId: options.pool, bundleUrl: bundle.url, bundleSha256: bundle.sha256, jobFolder: destinationUrl, identityResourceId }),
       displayName: `pixbatch generate ${destinationUrl}`.slice(0, 1024),
       // No job folder: `batch status` has nothing to merge for a generation job.
-      metadata: [{ name: 'pixbatch-generate', value: destinationUrl }, { name: 'pixbatch-bundle-sha256', value: bundle.sha256 }],
+      metadata: [
+        { name: 'pixbatch-generate', value: destinationUrl },
+        { name: 'pixbatch-bundle-sha256', value: bundle.sha256 },
+        { name: META_SUBMISSION, value: submissionId },
+      ],
     },
     { abortSignal: options.signal },
   );
