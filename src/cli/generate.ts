@@ -65,7 +65,7 @@ export function registerGenerate(program: Command): void {
     .addHelpText(
       'after',
       '\nExamples:\n  pixbatch generate photos --count 1000 --size 800x600 --seed 7 --corrupt 3\n  pixbatch generate az://images/test --count 100000\n' +
-        '  pixbatch generate https://ACCOUNT.blob.core.windows.net/images --count 5000000 --pool pixbatch',
+        '  pixbatch generate https://ACCOUNT.blob.core.windows.net/images --count 1000000 --pool pixbatch',
     )
     .action(async (destination: string, flags: GenerateFlags) => {
       if (flags.pool !== undefined) return generateOnPool(destination, flags);
