@@ -170,6 +170,13 @@ export interface WorkItem {
   mtimeMs: number;
 }
 
+/** What a listing that runs ahead of the work has counted so far; `complete` once it has ended. */
+export interface ListingCount {
+  count: number;
+  bytes: number;
+  complete: boolean;
+}
+
 export interface ProgressEvent {
   done: number;
   /** Images found so far; still growing while `listing` is true. */

@@ -8,6 +8,8 @@ import { jpegBuffer } from './harness/images.js';
 import { outputOf } from './harness/cli.js';
 import { openStore } from '../src/store/index.js';
 import { buildBundle, type Bundle } from '../src/batch/bundle.js';
+import { BatchClient, BatchSharedKeyCredential } from '../src/batch/client.js';
+import { startBatchStandIn, type BatchStandIn } from './batch-standin/index.js';
 
 /** Downloads and builds are kept here between runs, so the Node binary is fetched from the registry once. */
 export const TEST_CACHE_DIR = process.env.PIXBATCH_CACHE_DIR || fileURLToPath(new URL('../node_modules/.cache/pixbatch', import.meta.url));
@@ -54,4 +56,24 @@ export function runShell(commandLine: string, env: NodeJS.ProcessEnv, cwd: strin
 
 export function repoPath(...parts: string[]): string {
   return join(fileURLToPath(new URL('..', import.meta.url)), ...parts);
+}
+
+/** The user-assigned identity the stand-in's pool carries. */
+export const TEST_IDENTITY = {
+  resourceId: '/subscriptions/0000/resourceGroups/rg/providers/Microsoft.ManagedIdentity/userAssignedIdentities/pixbatch-nodes',
+  clientId: '11111111-2222-3333-4444-555555555555',
+};
+
+/** The Batch stand-in with a pool of `nodes` two-core nodes that have an identity, tasks that reach Azurite, and a client for it. */
+export async function standInOnAzurite(az: Azurite, rootDir: string, nodes = 2): Promise<{ batch: BatchStandIn; client: BatchClient }> {
+  const batch = await startBatchStandIn({
+    nodes,
+    storageConnectionString: az.connectionString,
+    // How workers on the simulated nodes reach Azurite; a real node uses its managed identity.
+    taskEnvironment: { AZURE_STORAGE_CONNECTION_STRING: az.connectionString },
+    rootDir,
+    pool: { vmSize: 'standard_d2s_v3', identity: { type: 'UserAssigned', userAssignedIdentities: [TEST_IDENTITY] } },
+  });
+  const client = new BatchClient(batch.url, new BatchSharedKeyCredential(batch.accountName, batch.accountKey), { retryOptions: { retryDelayInMs: 50, maxRetryDelayInMs: 500 } });
+  return { batch, client };
 }

@@ -8,17 +8,14 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { Report, Summary } from '../src/interfaces.js';
 import { openStore } from '../src/store/index.js';
-import { BatchClient, BatchSharedKeyCredential } from '../src/batch/client.js';
+import type { BatchClient } from '../src/batch/client.js';
 import { batchExitCode, convertOnBatch, type BatchConvertOptions } from '../src/batch/engine.js';
 import { BUNDLE_SCRIPT } from '../src/batch/bundle.js';
-import { startBatchStandIn, type BatchStandIn } from './batch-standin/index.js';
-import { repoPath, storage, testBundle, uploadImages } from './batch-e2e-setup.js';
+import type { BatchStandIn } from './batch-standin/index.js';
+import { repoPath, standInOnAzurite, storage, testBundle, TEST_IDENTITY, uploadImages } from './batch-e2e-setup.js';
 import { startEmailStandin } from './acs-email-standin/server.js';
 
-const IDENTITY = {
-  resourceId: '/subscriptions/0000/resourceGroups/rg/providers/Microsoft.ManagedIdentity/userAssignedIdentities/pixbatch-nodes',
-  clientId: '11111111-2222-3333-4444-555555555555',
-};
+const IDENTITY = TEST_IDENTITY;
 
 let az: Awaited<ReturnType<typeof storage>>;
 let batch: BatchStandIn;
@@ -29,15 +26,7 @@ let firstJob = '';
 before(async () => {
   az = await storage();
   dir = await mkdtemp(join(tmpdir(), 'pixbatch-e2e-'));
-  batch = await startBatchStandIn({
-    nodes: 2,
-    storageConnectionString: az.connectionString,
-    // How workers on the simulated nodes reach Azurite; a real node uses its managed identity.
-    taskEnvironment: { AZURE_STORAGE_CONNECTION_STRING: az.connectionString },
-    rootDir: join(dir, 'batch'),
-    pool: { vmSize: 'standard_d2s_v3', identity: { type: 'UserAssigned', userAssignedIdentities: [IDENTITY] } },
-  });
-  client = new BatchClient(batch.url, new BatchSharedKeyCredential(batch.accountName, batch.accountKey), { retryOptions: { retryDelayInMs: 50, maxRetryDelayInMs: 500 } });
+  ({ batch, client } = await standInOnAzurite(az, join(dir, 'batch')));
 });
 
 after(async () => {

@@ -171,7 +171,7 @@ describe('pixbatch generate', () => {
     const exited = new Promise<number | null>((resolve) => child.on('close', (code) => resolve(code)));
     try {
       // Interrupt as soon as the first image is in place.
-      while ((await walk(dir).catch(() => [])).length === 0) await new Promise((r) => setTimeout(r, 50));
+      while (!(await walk(dir).catch(() => [])).some((n) => /^set-0\d\/img-\d{5}\.jpg$/.test(n))) await new Promise((r) => setTimeout(r, 50));
       child.kill('SIGINT');
       assert.equal(await exited, 130, stderr);
     } finally {

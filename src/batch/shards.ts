@@ -4,6 +4,7 @@ import type { ImageRecord, Store, WorkItem } from '../interfaces.js';
 import type { ResolvedOptions } from '../options.js';
 import { invalidOption } from '../errors.js';
 import { plan } from '../plan/plan.js';
+import { jobSignal } from '../engine/job-signal.js';
 import { JobFolder, PLANNING_RESULTS } from './job-folder.js';
 import { coresFromVmSize } from '../cost/prices.js';
 
@@ -104,16 +105,22 @@ export async function planShards(input: PlanShardsInput): Promise<ShardPlan> {
   const records: ImageRecord[] = [];
   let total = 0;
   let bytes = 0;
-  for await (const item of plan(input.source, input.destination, input.options, input.signal)) {
-    total++;
-    if (item.action === 'convert') {
-      work.push({ name: item.name, output: item.output, size: item.size, etag: item.etag, mtimeMs: item.mtimeMs });
-      bytes += item.size;
-    } else if (item.action === 'skip') {
-      records.push({ name: item.name, output: item.output, status: 'skipped', reason: item.reason });
-    } else {
-      records.push({ name: item.name, output: item.output, status: 'failed', code: item.code, reason: item.reason });
+  // The planner's stats in flight listen for abort on a signal of the planning's own (see jobSignal).
+  const job = jobSignal(input.signal, input.options.ioConcurrency + 8);
+  try {
+    for await (const item of plan(input.source, input.destination, input.options, job.signal)) {
+      total++;
+      if (item.action === 'convert') {
+        work.push({ name: item.name, output: item.output, size: item.size, etag: item.etag, mtimeMs: item.mtimeMs });
+        bytes += item.size;
+      } else if (item.action === 'skip') {
+        records.push({ name: item.name, output: item.output, status: 'skipped', reason: item.reason });
+      } else {
+        records.push({ name: item.name, output: item.output, status: 'failed', code: item.code, reason: item.reason });
+      }
     }
+  } finally {
+    job.release();
   }
   let shards: WorkItem[][];
   let size: number | 'round-robin';

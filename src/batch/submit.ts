@@ -65,11 +65,16 @@ export function preparationCommand(sha256: string): string {
  */
 export const TASK_USER: UserIdentity = { autoUser: { scope: 'pool', elevationLevel: 'nonadmin' } };
 
+/** A task's command line that runs `pixbatch ARGS…` from the unpacked bundle. */
+export function bundleCommand(sha256: string, args: string[]): string {
+  const dir = bundleDirVar(sha256);
+  const script = `NODE_COMPILE_CACHE="${dir}/.compile-cache" exec "${dir}/${BUNDLE_NODE}" "${dir}/${BUNDLE_SCRIPT}"${args.map((a) => ` ${shQuote(a)}`).join('')}`;
+  return `/bin/sh -c ${shQuote(script)}`;
+}
+
 /** The command line of the task for one shard. */
 export function workerCommand(sha256: string, jobFolder: string, shard: number, extra: string[] = []): string {
-  const dir = bundleDirVar(sha256);
-  const script = `NODE_COMPILE_CACHE="${dir}/.compile-cache" exec "${dir}/${BUNDLE_NODE}" "${dir}/${BUNDLE_SCRIPT}" worker --job-folder ${shQuote(jobFolder)} --shard ${shard}${extra.map((a) => ` ${shQuote(a)}`).join('')}`;
-  return `/bin/sh -c ${shQuote(script)}`;
+  return bundleCommand(sha256, ['worker', '--job-folder', jobFolder, '--shard', String(shard), ...extra]);
 }
 
 /** Metadata naming the submission that made a job or schedule, so that a replayed add can recognise its own work. */
@@ -168,6 +173,8 @@ export interface TaskSpecInput {
   /** Client id of the node's user-assigned identity (`AZURE_CLIENT_ID` for DefaultAzureCredential). */
   identityClientId?: string;
   environment?: EnvironmentSetting[];
+  /** The command line of shard i's task (default: `pixbatch worker` on that shard of the job folder). */
+  commandLine?: (shard: number) => string;
 }
 
 export function taskSpecs(input: TaskSpecInput): BatchTaskSpec[] {
@@ -178,7 +185,7 @@ export function taskSpecs(input: TaskSpecInput): BatchTaskSpec[] {
   return Array.from({ length: input.shards }, (_, i) => ({
     id: taskIdFor(i),
     displayName: `pixbatch shard ${i}`,
-    commandLine: workerCommand(input.sha256, input.jobFolder, i),
+    commandLine: input.commandLine?.(i) ?? workerCommand(input.sha256, input.jobFolder, i),
     userIdentity: TASK_USER,
     ...(env.length ? { environmentSettings: env } : {}),
     constraints: { maxTaskRetryCount: input.maxTaskRetryCount, maxWallClockTime: input.maxWallClockTime },

@@ -11,6 +11,12 @@ function eta(event: ProgressEvent, rate: number): string {
   return s >= 3600 ? `${Math.floor(s / 3600)}h${String(Math.floor((s % 3600) / 60)).padStart(2, '0')}m` : s >= 60 ? `${Math.floor(s / 60)}m${String(s % 60).padStart(2, '0')}s` : `${s}s`;
 }
 
+/** The line written to a log: `converting: 506/3000 done (…), 41.2 img/s, ETA 1m01s`; `+` after a total still growing. */
+export function progressLine(label: string, e: ProgressEvent): string {
+  const rate = e.elapsedMs > 0 ? (e.converted / e.elapsedMs) * 1000 : 0;
+  return `${label}: ${e.done}/${e.total}${e.listing ? '+' : ''} done (${e.converted} converted, ${e.skipped} skipped, ${e.failed} failed), ${rate.toFixed(1)} img/s, ETA ${eta(e, rate)}`;
+}
+
 /**
  * Progress on stderr: a bar with done/total, images/s and ETA on a terminal; a plain line every
  * `intervalMs` otherwise (logs and CI); nothing when quiet. The bar's library loads only for a terminal.
@@ -51,12 +57,7 @@ export async function progressReporter(options: { quiet: boolean; tty?: boolean;
   const interval = options.intervalMs ?? 5000;
   let last = 0;
   let latest: ProgressEvent | undefined;
-  const print = (e: ProgressEvent) => {
-    const rate = e.elapsedMs > 0 ? (e.converted / e.elapsedMs) * 1000 : 0;
-    process.stderr.write(
-      `${label}: ${e.done}/${e.total}${e.listing ? '+' : ''} done (${e.converted} converted, ${e.skipped} skipped, ${e.failed} failed), ${rate.toFixed(1)} img/s, ETA ${eta(e, rate)}\n`,
-    );
-  };
+  const print = (e: ProgressEvent) => process.stderr.write(`${progressLine(label, e)}\n`);
   return {
     update(e) {
       latest = e;

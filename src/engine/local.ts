@@ -3,12 +3,13 @@ import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import type { ImageRecord, Report, Store, Summary } from '../interfaces.js';
 import { resolveOptions, type ConvertOptions } from '../options.js';
-import { plan, type PlannedItem } from '../plan/plan.js';
+import { countAhead, plan, type PlannedItem } from '../plan/plan.js';
 import { ReportWriter } from '../report/report-writer.js';
 import { SummaryBuilder } from '../report/summary.js';
 import { nestedFolder, openStore } from '../store/index.js';
 import { VERSION } from '../version.js';
 import { withJobSpan, type PipelineObserver } from '../telemetry/index.js';
+import { jobSignal } from './job-signal.js';
 import { runPipeline } from './pipeline.js';
 
 async function storeFor(location: string | Store, role: 'source' | 'destination', skipDirs?: string[]): Promise<Store> {
@@ -45,6 +46,9 @@ async function convertHere(options: ConvertOptions, observer?: PipelineObserver)
   // The HTML page is rendered from the JSON report, so one is written (to a temporary file if not asked for).
   const reportPath = options.report ?? (options.htmlReport ? join(tmpdir(), `pixbatch-report-${process.pid}-${Date.now()}.json`) : undefined);
   const report = reportPath ? await ReportWriter.open(reportPath) : undefined;
+  // The planner's stats in flight, the listings and the pipeline's one link listen on this, not on the caller's signal.
+  const job = jobSignal(options.signal, resolved.ioConcurrency + 10);
+  const signal = job.signal;
   const onRecord = (r: ImageRecord) => {
     report?.add(r);
     options.onRecord?.(r);
@@ -52,14 +56,20 @@ async function convertHere(options: ConvertOptions, observer?: PipelineObserver)
   try {
     await source.prepare?.('source');
     if (!resolved.dryRun) await destination.prepare?.('destination');
-    const items = plan(source, destination, resolved, options.signal);
+    const items = plan(source, destination, resolved, signal);
     const extra = { source: source.location, destination: destination.location, spec: resolved.spec };
     let summary: Summary;
     if (resolved.dryRun) {
       summary = await dryRun(items, onRecord);
       summary = { ...summary, ...extra, dryRun: true };
     } else {
-      summary = { ...(await runPipeline({ items, source, destination, options: resolved, onRecord, onProgress: options.onProgress, signal: options.signal, observer })), ...extra };
+      // Progress needs the total early; a listing only as fast as the conversions would give it at the end.
+      const ahead = options.onProgress ? countAhead(source, resolved, signal) : undefined;
+      try {
+        summary = { ...(await runPipeline({ items, source, destination, options: resolved, onRecord, onProgress: options.onProgress, ahead: ahead?.progress, signal, observer })), ...extra };
+      } finally {
+        await ahead?.stop();
+      }
     }
     await report?.finish({ ...summary, tool: { name: 'pixbatch', version: VERSION }, startedAt: startedAt.toISOString(), finishedAt: new Date().toISOString() });
     if (options.htmlReport && reportPath) {
@@ -82,6 +92,7 @@ async function convertHere(options: ConvertOptions, observer?: PipelineObserver)
     }
     throw err;
   } finally {
+    job.release();
     await source.close?.();
     await destination.close?.();
   }

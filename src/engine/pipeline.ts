@@ -1,7 +1,7 @@
 import pLimit from 'p-limit';
 import sharp from 'sharp';
 import { JobError } from '../errors.js';
-import type { FailureCode, ImageRecord, ProgressEvent, Store, Summary, WorkItem } from '../interfaces.js';
+import type { FailureCode, ImageRecord, ListingCount, ProgressEvent, Store, Summary, WorkItem } from '../interfaces.js';
 import type { ResolvedOptions } from '../options.js';
 import { convertImage, ImageError } from '../convert/image.js';
 import { releaseBuffer } from '../convert/pixpng.js';
@@ -13,6 +13,7 @@ import { SummaryBuilder } from '../report/summary.js';
 import { isFatal, withRetries, type RetryOptions } from './retry.js';
 import { redact } from '../store/redact.js';
 import type { ImageProbe, ImageStage, PipelineObserver } from '../telemetry/index.js';
+import { jobSignal } from './job-signal.js';
 
 export interface PipelineInput {
   /** Work to do; planned items marked `skip` or `fail` are recorded as such without any I/O. */
@@ -24,6 +25,8 @@ export interface PipelineInput {
   checkUpToDate?: boolean;
   onRecord?: (record: ImageRecord) => void;
   onProgress?: (event: ProgressEvent) => void;
+  /** A count of the items from a listing that runs ahead of `items`: progress then has its total early. */
+  ahead?: Readonly<ListingCount>;
   /** Stamped on every record (Batch task and node ids). */
   recordTags?: Pick<ImageRecord, 'task' | 'node'>;
   retry?: Partial<RetryOptions>;
@@ -68,7 +71,17 @@ function describe(err: unknown): string {
  */
 export async function runPipeline(input: PipelineInput): Promise<Summary> {
   sharp.cache(false);
-  const { source, destination, options, signal } = input;
+  // Reads and writes in flight, each listening for abort, plus room for retry waits and the listing.
+  const job = jobSignal(input.signal, input.options.ioConcurrency + 8);
+  try {
+    return await pipeline(input, job.signal);
+  } finally {
+    job.release();
+  }
+}
+
+async function pipeline(input: PipelineInput, signal: AbortSignal): Promise<Summary> {
+  const { source, destination, options } = input;
   const spec = options.spec;
   const id = specId(spec);
   const admit = options.concurrency + options.ioConcurrency;
@@ -86,8 +99,9 @@ export async function runPipeline(input: PipelineInput): Promise<Summary> {
     input.onRecord?.(tagged);
     input.onProgress?.({
       done: summary.counts.total,
-      total,
-      listing: !listed,
+      // Admitted items are the total once the planning listing has ended; before, the count ahead knows more.
+      total: listed ? total : Math.max(total, input.ahead?.count ?? 0),
+      listing: !listed && !input.ahead?.complete,
       converted: summary.counts.converted,
       skipped: summary.counts.skipped,
       failed: summary.counts.failed,

@@ -1,5 +1,5 @@
 import picomatch from 'picomatch';
-import type { FailureCode, Store, StoreEntry, WorkItem } from '../interfaces.js';
+import type { FailureCode, ListingCount, Store, StoreEntry, WorkItem } from '../interfaces.js';
 import type { ResolvedOptions } from '../options.js';
 import { META_SOURCE_ETAG, META_SPEC, outputNameFor, specId } from '../convert/spec.js';
 import { orderedMap } from './ordered-map.js';
@@ -28,23 +28,63 @@ export function upToDateReason(source: Pick<StoreEntry, 'etag' | 'mtimeMs'>, out
   return output.mtimeMs >= source.mtimeMs ? 'up to date (output newer than source)' : undefined;
 }
 
+/** The source's entries that the include and exclude globs select, as the listing pages them. */
+export async function* selectedEntries(source: Store, options: Pick<ResolvedOptions, 'include' | 'exclude'>, signal?: AbortSignal): AsyncGenerator<StoreEntry> {
+  const select = nameFilter(options.include, options.exclude);
+  for await (const entry of source.list({ abortSignal: signal })) {
+    // A name with `..` never matches a glob, so it is judged by what it would become without them:
+    // such a blob is then reported as unsafe rather than silently left out.
+    const candidate = safeRelativeName(entry.name) ?? entry.name.split(/[\\/]/).filter((p) => p && p !== '.' && p !== '..').join('/');
+    if (select(candidate)) yield entry;
+  }
+}
+
+/**
+ * Lists the source a second time, ahead of the conversions, and counts what the globs select. The
+ * planning listing is pulled only as fast as images convert; this one is not, so a run knows its
+ * total (and its ETA) as soon as the listing ends. Only the count is kept, so memory stays flat
+ * however many objects the source holds. A failed count leaves the total unknown and the job goes on:
+ * the planning listing reports the fault if it is real.
+ *
+ * @example
+ * const ahead = countAhead(source, options, signal);
+ * // ahead.progress.count grows; ahead.progress.complete turns true when the listing has ended
+ * await ahead.stop();
+ */
+export function countAhead(source: Store, options: Pick<ResolvedOptions, 'include' | 'exclude'>, signal: AbortSignal): { progress: ListingCount; stop(): Promise<void> } {
+  const progress: ListingCount = { count: 0, bytes: 0, complete: false };
+  const controller = new AbortController();
+  const stopWithJob = () => controller.abort(signal.reason);
+  signal.addEventListener('abort', stopWithJob, { once: true });
+  const counting = (async () => {
+    try {
+      for await (const entry of selectedEntries(source, options, controller.signal)) {
+        progress.count++;
+        progress.bytes += entry.size;
+      }
+      progress.complete = true;
+    } catch {
+      // Unknown total: shown with a `+` and no ETA, as before.
+    } finally {
+      signal.removeEventListener('abort', stopWithJob);
+    }
+  })();
+  return {
+    progress,
+    stop: async () => {
+      controller.abort();
+      await counting;
+    },
+  };
+}
+
 /**
  * Lists the source once, keeps the names the globs select, and decides per image whether it must be
  * converted. Streams: nothing but the set of output names is held for the whole listing.
  */
 export async function* plan(source: Store, destination: Store, options: ResolvedOptions, signal?: AbortSignal): AsyncGenerator<PlannedItem> {
-  const select = nameFilter(options.include, options.exclude);
   const spec = specId(options.spec);
   const outputs = new Map<string, string>();
-
-  async function* selected(): AsyncGenerator<StoreEntry> {
-    for await (const entry of source.list({ abortSignal: signal })) {
-      // A name with `..` never matches a glob, so it is judged by what it would become without them:
-      // such a blob is then reported as unsafe rather than silently left out.
-      const candidate = safeRelativeName(entry.name) ?? entry.name.split(/[\\/]/).filter((p) => p && p !== '.' && p !== '..').join('/');
-      if (select(candidate)) yield entry;
-    }
-  }
 
   const decide = async (entry: StoreEntry): Promise<PlannedItem> => {
     const safe = safeRelativeName(entry.name);
@@ -62,7 +102,7 @@ export async function* plan(source: Store, destination: Store, options: Resolved
     return why ? { ...base, action: 'skip', reason: why } : { ...base, action: 'convert', reason: 'stale output' };
   };
 
-  for await (const item of orderedMap(selected(), options.ioConcurrency, decide)) {
+  for await (const item of orderedMap(selectedEntries(source, options, signal), options.ioConcurrency, decide)) {
     const first = outputs.get(item.output);
     if (first !== undefined && item.action !== 'fail') {
       yield { ...item, action: 'fail', code: 'EXISTS', reason: `output ${item.output} would also be written from ${first}; rename one of them` };
