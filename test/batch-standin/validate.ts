@@ -1,6 +1,9 @@
 // Request-body checks the Batch service makes: required properties, known enum values, id syntax,
 // ISO 8601 durations. Failures carry the service's error codes.
 
+import { ZodType } from 'zod';
+import { checkRequest } from './spec/check.js';
+
 export class ServiceError extends Error {
   constructor(
     readonly status: number,
@@ -24,126 +27,14 @@ type Schema =
   | { t: 'datetime' }
   | { t: 'array'; items: Schema };
 
-const str: Schema = { t: 'string' };
-const bool: Schema = { t: 'bool' };
-const duration: Schema = { t: 'duration' };
-const nameValue: Schema = { t: 'object', props: { name: str, value: str }, required: ['name', 'value'] };
-const envSetting: Schema = { t: 'object', props: { name: str, value: str }, required: ['name'] };
-const resourceFile: Schema = {
-  t: 'object',
-  props: {
-    autoStorageContainerName: str,
-    storageContainerUrl: str,
-    httpUrl: str,
-    blobPrefix: str,
-    filePath: str,
-    fileMode: { t: 'string', pattern: /^[0-7]{3,4}$/ },
-    identityReference: { t: 'object', props: { resourceId: str } },
-  },
-};
-const taskConstraints: Schema = {
-  t: 'object',
-  props: { maxWallClockTime: duration, retentionTime: duration, maxTaskRetryCount: { t: 'int', min: -1, max: 100 } },
-};
-const userIdentity: Schema = {
-  t: 'object',
-  props: {
-    username: str,
-    autoUser: {
-      t: 'object',
-      props: { scope: { t: 'enum', values: ['task', 'pool'] }, elevationLevel: { t: 'enum', values: ['nonadmin', 'admin'] } },
-    },
-  },
-};
-const commonTask = {
-  commandLine: str,
-  resourceFiles: { t: 'array', items: resourceFile } as Schema,
-  environmentSettings: { t: 'array', items: envSetting } as Schema,
-  userIdentity,
-};
-const jobPreparationTask: Schema = {
-  t: 'object',
-  props: {
-    id: { t: 'id' },
-    ...commonTask,
-    constraints: taskConstraints,
-    waitForSuccess: bool,
-    rerunOnNodeRebootAfterSuccess: bool,
-  },
-  required: ['commandLine'],
-};
-const jobReleaseTask: Schema = {
-  t: 'object',
-  props: { id: { t: 'id' }, ...commonTask, maxWallClockTime: duration, retentionTime: duration },
-  required: ['commandLine'],
-};
-const jobManagerTask: Schema = {
-  t: 'object',
-  props: {
-    id: { t: 'id' },
-    displayName: { t: 'string', maxLength: 1024 },
-    ...commonTask,
-    constraints: taskConstraints,
-    requiredSlots: { t: 'int', min: 1, max: 1 },
-    killJobOnCompletion: bool,
-    runExclusive: bool,
-    allowLowPriorityNode: bool,
-    authenticationTokenSettings: { t: 'object', props: { access: { t: 'array', items: { t: 'enum', values: ['job'] } } } },
-  },
-  required: ['id', 'commandLine'],
-};
-const jobSpecProps: Record<string, Schema> = {
-  displayName: { t: 'string', maxLength: 1024 },
-  priority: { t: 'int', min: -1000, max: 1000 },
-  constraints: { t: 'object', props: { maxWallClockTime: duration, maxTaskRetryCount: { t: 'int', min: -1, max: 100 } } },
-  poolInfo: { t: 'object', props: { poolId: str }, required: ['poolId'] },
-  jobManagerTask,
-  jobPreparationTask,
-  jobReleaseTask,
-  commonEnvironmentSettings: { t: 'array', items: envSetting },
-  onAllTasksComplete: { t: 'enum', values: ['noaction', 'terminatejob'] },
-  onTaskFailure: { t: 'enum', values: ['noaction', 'performexitoptionsjobaction'] },
-  metadata: { t: 'array', items: nameValue },
-  usesTaskDependencies: bool,
-};
-
-export const JOB_ADD: Schema = { t: 'object', props: { id: { t: 'id' }, ...jobSpecProps }, required: ['id', 'poolInfo'] };
-export const JOB_PATCH: Schema = {
-  t: 'object',
-  props: {
-    priority: jobSpecProps.priority!,
-    constraints: jobSpecProps.constraints!,
-    onAllTasksComplete: jobSpecProps.onAllTasksComplete!,
-    metadata: jobSpecProps.metadata!,
-  },
-};
-export const JOB_TERMINATE: Schema = { t: 'object', props: { terminateReason: { t: 'string', maxLength: 64 } } };
-export const TASK_ADD: Schema = {
-  t: 'object',
-  props: {
-    id: { t: 'id' },
-    displayName: { t: 'string', maxLength: 1024 },
-    ...commonTask,
-    constraints: taskConstraints,
-    requiredSlots: { t: 'int', min: 1, max: 1 },
-  },
-  required: ['id', 'commandLine'],
-};
-export const TASK_COLLECTION: Schema = { t: 'object', props: { value: { t: 'array', items: TASK_ADD } }, required: ['value'] };
-export const JOB_SCHEDULE_ADD: Schema = {
-  t: 'object',
-  props: {
-    id: { t: 'id' },
-    displayName: { t: 'string', maxLength: 1024 },
-    schedule: {
-      t: 'object',
-      props: { doNotRunUntil: { t: 'datetime' }, doNotRunAfter: { t: 'datetime' }, startWindow: duration, recurrenceInterval: duration },
-    },
-    jobSpecification: { t: 'object', props: jobSpecProps, required: ['poolInfo'] },
-    metadata: { t: 'array', items: nameValue },
-  },
-  required: ['id', 'schedule', 'jobSpecification'],
-};
+// Request bodies are checked against the OpenAPI definitions in ./spec/batch-service.ts.
+export {
+  JobAddParameter as JOB_ADD,
+  JobPatchParameter as JOB_PATCH,
+  JobTerminateParameter as JOB_TERMINATE,
+  TaskAddCollectionParameter as TASK_COLLECTION,
+  JobScheduleAddParameter as JOB_SCHEDULE_ADD,
+} from './spec/batch-service.js';
 
 const ID = /^[A-Za-z0-9_-]{1,64}$/;
 const DURATION = /^P(?:(\d+)D)?(?:T(?:(\d+)H)?(?:(\d+)M)?(?:(\d+(?:\.\d+)?)S)?)?$/;
@@ -168,7 +59,8 @@ function invalid(path: string, value: unknown, reason: string): ServiceError {
  * Checks `value` against `schema`, throwing the service's error for the first problem. Enum values
  * are accepted in any case (as the service does) and rewritten in lower case.
  */
-export function validate(schema: Schema, value: unknown, path = ''): unknown {
+export function validate(schema: Schema | ZodType, value: unknown, path = ''): unknown {
+  if (schema instanceof ZodType) return checkRequest(schema, value);
   switch (schema.t) {
     case 'object': {
       if (typeof value !== 'object' || value === null || Array.isArray(value)) throw invalid(path || 'body', value, 'Expected an object');
