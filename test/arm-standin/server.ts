@@ -29,6 +29,8 @@ export interface ArmStandinOptions {
   lroPolls?: number;
   /** Retry-After seconds on 202 answers (default 0, so tests do not wait). */
   retryAfterSeconds?: number;
+  /** The caller may write pools but lacks the assign action on user-assigned identities. */
+  identityAssignDenied?: boolean;
 }
 
 export interface RecordedRequest {
@@ -370,6 +372,15 @@ export async function startArmStandin(options: ArmStandinOptions = {}): Promise<
       case 'PUT': {
         if (existing && req.headers['if-none-match'] === '*') throw new ArmError(412, 'PreconditionFailed', `The pool ${name} already exists.`);
         if (existing?.deleting) throw new ArmError(409, 'PoolBeingDeleted', `The pool ${name} is being deleted.`);
+        const identities = Object.keys(body?.identity?.userAssignedIdentities ?? {});
+        if (options.identityAssignDenied && identities.length) {
+          // Resource Manager's linked access check on the identities a pool is given.
+          throw new ArmError(
+            403,
+            'LinkedAuthorizationFailed',
+            `The client has permission to perform action 'Microsoft.Batch/batchAccounts/pools/write' on scope '${id}'; however, it does not have permission to perform action(s) 'Microsoft.ManagedIdentity/userAssignedIdentities/assign/action' on the linked scope(s) '${identities.join(', ')}' (respectively) or the linked scope(s) are invalid.`,
+          );
+        }
         checkCreateBody(body);
         const now = new Date().toISOString();
         const pool: PoolRecord = {
