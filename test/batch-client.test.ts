@@ -22,6 +22,7 @@ import { startBatchStandIn, type BatchStandIn } from './batch-standin/index.js';
 import { startAzurite, type Azurite } from './harness/azurite.js';
 import * as spec from './batch-standin/spec/batch-service.js';
 import { responseDrift } from './batch-standin/spec/check.js';
+import { rejectsWith } from './harness/batch-error.js';
 
 function clientFor(s: BatchStandIn, key = s.accountKey): BatchClient {
   return new BatchClient(s.url, new BatchSharedKeyCredential(s.accountName, key), { retryOptions: { retryDelayInMs: 10, maxRetryDelayInMs: 50 } });
@@ -34,18 +35,6 @@ function staticToken(token: string, seen: string[][] = []): TokenCredential {
       return { token, expiresOnTimestamp: Date.now() + 3_600_000 };
     },
   };
-}
-
-async function rejectsWith(p: Promise<unknown>, status: number, code: string): Promise<BatchError> {
-  try {
-    await p;
-  } catch (err) {
-    assert.ok(err instanceof BatchError, `expected a BatchError, got ${String(err)}`);
-    assert.equal(err.statusCode, status, err.message);
-    assert.equal(err.code, code, err.message);
-    return err;
-  }
-  assert.fail(`expected ${status} ${code}`);
 }
 
 const job = (id: string, extra: Partial<BatchJobSpec> = {}): BatchJobSpec => ({ id, poolInfo: { poolId: 'pixbatch-pool' }, ...extra });

@@ -11,18 +11,7 @@ import { checkRequest, responseDrift } from './batch-standin/spec/check.js';
 import { startArmStandin, type ArmStandin } from './arm-standin/server.js';
 import { PoolResponse, responseDrift as armResponseDrift } from './arm-standin/spec.js';
 import { formulaProblems } from './arm-standin/formula.js';
-
-async function rejectsWith(p: Promise<unknown>, status: number, code: string): Promise<BatchError> {
-  try {
-    await p;
-  } catch (err) {
-    assert.ok(err instanceof BatchError, `expected a BatchError, got ${String(err)}`);
-    assert.equal(err.statusCode, status, err.message);
-    assert.equal(err.code, code, err.message);
-    return err;
-  }
-  assert.fail(`expected ${status} ${code}`);
-}
+import { rejectsWith } from './harness/batch-error.js';
 
 const valueOf = (err: BatchError, key: string) => err.values?.find((v) => v.key === key)?.value;
 const job = (id: string, extra: Record<string, unknown> = {}) => ({ id, poolInfo: { poolId: 'pixbatch-pool' }, ...extra }) as unknown as BatchJobSpec;

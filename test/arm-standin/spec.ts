@@ -10,6 +10,9 @@
 // sends and whose insides it never reads (networkConfiguration, startTask, userAccounts,
 // mountConfiguration, certificates, extensions, ...) is accepted as an object without looking inside.
 import { z } from 'zod';
+import { issuePath as pathText } from '../harness/schema-issues.js';
+
+export { responseDrift } from '../harness/schema-issues.js';
 
 function en(...values: string[]) {
   const lower = values.map((v) => v.toLowerCase());
@@ -155,8 +158,6 @@ const CloudErrorBody: z.ZodType = z.lazy(() =>
 );
 export const CloudError = z.strictObject({ error: opt(CloudErrorBody) });
 
-const pathText = (path: PropertyKey[]) =>
-  path.reduce<string>((s, k) => (typeof k === 'number' ? `${s}[${k}]` : s ? `${s}.${String(k)}` : String(k)), '');
 
 /** The first problem of a body against a definition, as a target (property path) and a message; undefined when it conforms. */
 export function firstProblem(schema: z.ZodType, body: unknown): { target: string; message: string } | undefined {
@@ -168,10 +169,4 @@ export function firstProblem(schema: z.ZodType, body: unknown): { target: string
     return { target, message: `Could not find member '${issue.keys[0]}' on object of type '${pathText(issue.path) || 'Pool'}'` };
   }
   return { target: pathText(issue.path) || 'body', message: issue.message };
-}
-
-/** Every problem of a response body against its definition, one line each (empty when it conforms). */
-export function responseDrift(schema: z.ZodType, body: unknown): string[] {
-  const r = schema.safeParse(body);
-  return r.success ? [] : r.error.issues.map((i) => `${pathText(i.path) || 'body'}: ${i.code === 'unrecognized_keys' ? `unknown ${i.keys.join(', ')}` : i.message}`);
 }

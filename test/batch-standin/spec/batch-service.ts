@@ -147,19 +147,24 @@ const JobNetworkConfiguration = z.strictObject({ subnetId: str, skipWithdrawFrom
 const priority = int32.min(-1000).max(1000);
 const maxParallelTasks = int32.refine((n) => n === -1 || n > 0, { message: 'Expected -1 or a number greater than 0' });
 
+// The command, its container, files and environment: the same properties in every kind of task.
+const command = {
+  commandLine: str,
+  containerSettings: opt(TaskContainerSettings),
+  resourceFiles: opt(z.array(ResourceFile)),
+  environmentSettings: opt(z.array(EnvironmentSetting)),
+  userIdentity: opt(UserIdentity),
+};
+
 /** JobManagerTask (id and commandLine required) */
 export const JobManagerTask = z.strictObject({
   id,
   displayName: opt(displayName),
-  commandLine: str,
-  containerSettings: opt(TaskContainerSettings),
-  resourceFiles: opt(z.array(ResourceFile)),
+  ...command,
   outputFiles: opt(z.array(OutputFile)),
-  environmentSettings: opt(z.array(EnvironmentSetting)),
   constraints: opt(TaskConstraints),
   requiredSlots: opt(int32.min(1)),
   killJobOnCompletion: opt(bool),
-  userIdentity: opt(UserIdentity),
   runExclusive: opt(bool),
   applicationPackageReferences: opt(z.array(ApplicationPackageReference)),
   authenticationTokenSettings: opt(AuthenticationTokenSettings),
@@ -168,25 +173,17 @@ export const JobManagerTask = z.strictObject({
 /** JobPreparationTask (commandLine required) */
 export const JobPreparationTask = z.strictObject({
   id: opt(id),
-  commandLine: str,
-  containerSettings: opt(TaskContainerSettings),
-  resourceFiles: opt(z.array(ResourceFile)),
-  environmentSettings: opt(z.array(EnvironmentSetting)),
+  ...command,
   constraints: opt(TaskConstraints),
   waitForSuccess: opt(bool),
-  userIdentity: opt(UserIdentity),
   rerunOnNodeRebootAfterSuccess: opt(bool),
 });
 /** JobReleaseTask (commandLine required; "You may not specify a timeout longer than 15 minutes.") */
 export const JobReleaseTask = z.strictObject({
   id: opt(id),
-  commandLine: str,
-  containerSettings: opt(TaskContainerSettings),
-  resourceFiles: opt(z.array(ResourceFile)),
-  environmentSettings: opt(z.array(EnvironmentSetting)),
+  ...command,
   maxWallClockTime: opt(duration.refine((s) => (durationMs(s) ?? 0) <= 15 * 60_000, { message: 'At most 15 minutes' })),
   retentionTime: opt(duration),
-  userIdentity: opt(UserIdentity),
 });
 /**
  * PoolInformation: "You must specify either the Pool ID or the auto Pool specification, but not both."
@@ -243,16 +240,12 @@ export const JobTerminateParameter = z.strictObject({ terminateReason: opt(z.str
 export const TaskAddParameter = z.strictObject({
   id,
   displayName: opt(displayName),
-  commandLine: str,
-  containerSettings: opt(TaskContainerSettings),
+  ...command,
   exitConditions: opt(ExitConditions),
-  resourceFiles: opt(z.array(ResourceFile)),
   outputFiles: opt(z.array(OutputFile)),
-  environmentSettings: opt(z.array(EnvironmentSetting)),
   affinityInfo: opt(AffinityInformation),
   constraints: opt(TaskConstraints),
   requiredSlots: opt(int32.min(1)),
-  userIdentity: opt(UserIdentity),
   multiInstanceSettings: opt(MultiInstanceSettings),
   dependsOn: opt(TaskDependencies),
   applicationPackageReferences: opt(z.array(ApplicationPackageReference)),
@@ -353,8 +346,8 @@ const TaskStatistics = z.strictObject({
   waitTime: duration,
 });
 
-/** CloudTask: what Task_Get and Task_List answer (no property is required by the definition). */
-export const CloudTask = z.strictObject({
+// The properties every answered resource (CloudTask, CloudJob, CloudJobSchedule, CloudPool) starts with.
+const resource = {
   'odata.metadata': opt(str),
   id: opt(str),
   displayName: opt(str),
@@ -362,20 +355,22 @@ export const CloudTask = z.strictObject({
   eTag: opt(str),
   lastModified: opt(dateTime),
   creationTime: opt(dateTime),
+};
+
+/** CloudTask: what Task_Get and Task_List answer (no property is required by the definition). */
+export const CloudTask = z.strictObject({
+  ...resource,
   exitConditions: opt(ExitConditions),
   state: opt(TaskState),
   stateTransitionTime: opt(dateTime),
   previousState: opt(TaskState),
   previousStateTransitionTime: opt(dateTime),
+  ...command,
   commandLine: opt(str),
-  containerSettings: opt(TaskContainerSettings),
-  resourceFiles: opt(z.array(ResourceFile)),
   outputFiles: opt(z.array(OutputFile)),
-  environmentSettings: opt(z.array(EnvironmentSetting)),
   affinityInfo: opt(AffinityInformation),
   constraints: opt(TaskConstraints),
   requiredSlots: opt(int32),
-  userIdentity: opt(UserIdentity),
   executionInfo: opt(TaskExecutionInformation),
   nodeInfo: opt(ComputeNodeInformation),
   multiInstanceSettings: opt(MultiInstanceSettings),
@@ -421,14 +416,8 @@ const JobExecutionInformation = z.strictObject({
 
 /** CloudJob: what Job_Get and Job_List answer (no property is required by the definition). */
 export const CloudJob = z.strictObject({
-  'odata.metadata': opt(str),
-  id: opt(str),
-  displayName: opt(str),
+  ...resource,
   usesTaskDependencies: opt(bool),
-  url: opt(str),
-  eTag: opt(str),
-  lastModified: opt(dateTime),
-  creationTime: opt(dateTime),
   state: opt(JobState),
   stateTransitionTime: opt(dateTime),
   previousState: opt(JobState),
@@ -456,13 +445,7 @@ export const CloudJobListResult = z.strictObject({ 'odata.metadata': opt(str), v
 const JobScheduleState = en('active', 'completed', 'disabled', 'terminating', 'deleting');
 /** CloudJobSchedule, with JobScheduleExecutionInformation and RecentJob. */
 export const CloudJobSchedule = z.strictObject({
-  'odata.metadata': opt(str),
-  id: opt(str),
-  displayName: opt(str),
-  url: opt(str),
-  eTag: opt(str),
-  lastModified: opt(dateTime),
-  creationTime: opt(dateTime),
+  ...resource,
   state: opt(JobScheduleState),
   stateTransitionTime: opt(dateTime),
   previousState: opt(JobScheduleState),
@@ -509,13 +492,7 @@ const ResizeError = z.strictObject({ code: opt(str), message: opt(str), values: 
  * userAccounts, ...) are accepted as objects without checking their insides.
  */
 export const CloudPool = z.strictObject({
-  'odata.metadata': opt(str),
-  id: opt(str),
-  displayName: opt(str),
-  url: opt(str),
-  eTag: opt(str),
-  lastModified: opt(dateTime),
-  creationTime: opt(dateTime),
+  ...resource,
   state: opt(en('active', 'deleting')),
   stateTransitionTime: opt(dateTime),
   allocationState: opt(en('steady', 'resizing', 'stopping')),

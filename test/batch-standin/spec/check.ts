@@ -7,9 +7,10 @@
 import type { z } from 'zod';
 import { ServiceError } from '../validate.js';
 import * as spec from './batch-service.js';
+import { issuePath as pathText } from '../../harness/schema-issues.js';
 
-const pathText = (path: PropertyKey[]) =>
-  path.reduce<string>((s, k) => (typeof k === 'number' ? `${s}[${k}]` : s ? `${s}.${String(k)}` : String(k)), '');
+export { responseDrift } from '../../harness/schema-issues.js';
+
 
 function at(value: unknown, path: PropertyKey[]): unknown {
   let v = value;
@@ -82,18 +83,3 @@ export const RESPONSES: Record<string, z.ZodType> = {
   getjobschedule: spec.CloudJobSchedule,
   listjobschedules: spec.CloudJobScheduleListResult,
 };
-
-/**
- * Problems of a response body against its definition, one line each (empty when it conforms).
- *
- * @example
- * responseDrift(CloudJob, await (await fetch(url)).json()); // [] or ['state: Expected one of ...']
- */
-export function responseDrift(schema: z.ZodType, body: unknown): string[] {
-  const r = schema.safeParse(body);
-  return r.success
-    ? []
-    : r.error.issues.map((i) =>
-        i.code === 'unrecognized_keys' ? `${pathText(i.path) || 'body'}: unknown ${i.keys.join(', ')}` : `${pathText(i.path) || 'body'}: ${i.message}`,
-      );
-}
