@@ -23,17 +23,9 @@ export {
   JobTerminateParameter as JOB_TERMINATE,
   TaskAddCollectionParameter as TASK_COLLECTION,
   JobScheduleAddParameter as JOB_SCHEDULE_ADD,
+  durationMs,
 } from './spec/batch-service.js';
 
-const DURATION = /^P(?:(\d+)D)?(?:T(?:(\d+)H)?(?:(\d+)M)?(?:(\d+(?:\.\d+)?)S)?)?$/;
-
-/** ISO 8601 duration (days, hours, minutes, seconds) in milliseconds, or undefined if it is not one. */
-export function durationMs(s: string): number | undefined {
-  const m = DURATION.exec(s);
-  if (!m || s === 'P' || s.endsWith('T')) return undefined;
-  const [, d, h, min, sec] = m;
-  return ((Number(d ?? 0) * 24 + Number(h ?? 0)) * 60 + Number(min ?? 0)) * 60_000 + Number(sec ?? 0) * 1000;
-}
 
 function invalid(path: string, value: unknown, reason: string): ServiceError {
   return new ServiceError(400, 'InvalidPropertyValue', `The value provided for one of the properties in the request body is invalid.`, [

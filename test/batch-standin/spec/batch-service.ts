@@ -7,7 +7,6 @@
 // and come back in the definition's spelling. Limits the definitions only state in prose
 // ("cannot contain more than 64 characters", "between -1000 and 1000") are enforced too.
 import { z } from 'zod';
-import { durationMs } from '../validate.js';
 
 /** A case-insensitive enum that yields the definition's spelling. */
 function en<const T extends string>(...values: T[]) {
@@ -19,6 +18,16 @@ function en<const T extends string>(...values: T[]) {
     }
     return hit;
   });
+}
+
+const DURATION = /^P(?:(\d+)D)?(?:T(?:(\d+)H)?(?:(\d+)M)?(?:(\d+(?:\.\d+)?)S)?)?$/;
+
+/** ISO 8601 duration (days, hours, minutes, seconds) in milliseconds, or undefined if it is not one. */
+export function durationMs(s: string): number | undefined {
+  const m = DURATION.exec(s);
+  if (!m || s === 'P' || s.endsWith('T')) return undefined;
+  const [, d, h, min, sec] = m;
+  return ((Number(d ?? 0) * 24 + Number(h ?? 0)) * 60 + Number(min ?? 0)) * 60_000 + Number(sec ?? 0) * 1000;
 }
 
 const str = z.string();
