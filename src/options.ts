@@ -11,6 +11,7 @@ import type {
   WatermarkPosition,
   ImageRecord,
 } from './interfaces.js';
+import type { EmailSettings } from './report/email.js';
 
 export const OUTPUT_FORMATS: readonly OutputFormat[] = ['png', 'jpeg', 'webp', 'avif', 'tiff'];
 export const PRESETS: readonly Preset[] = ['fast', 'balanced', 'small'];
@@ -61,8 +62,13 @@ export interface ConvertOptions {
   report?: string;
   /** Writes a self-contained HTML report (summary, chart over time, failures) to this file. */
   htmlReport?: string;
-  /** POSTs the summary here when the job ends (signed when PIXBATCH_WEBHOOK_SECRET is set). */
-  notify?: string;
+  /**
+   * Told when the job ends: an http(s) URL gets the summary POSTed (signed when PIXBATCH_WEBHOOK_SECRET is set),
+   * `mailto:ADDRESS` gets a mail through Azure Communication Services Email (see `email`).
+   */
+  notify?: string | string[];
+  /** Endpoint, sender and credential for `mailto:` targets; unset fields come from the environment. */
+  email?: EmailSettings;
   /** Called after every image. */
   onProgress?: (event: ProgressEvent) => void;
   /** Called once per image with its record (for streaming reports). */

@@ -6,6 +6,7 @@ import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { AccessToken, TokenCredential } from '@azure/core-auth';
+import { createDefaultHttpClient } from '@azure/core-rest-pipeline';
 import { BlobServiceClient } from '@azure/storage-blob';
 import {
   BatchClient,
@@ -40,6 +41,28 @@ function staticToken(token: string, seen: string[][] = []): TokenCredential {
 const job = (id: string, extra: Partial<BatchJobSpec> = {}): BatchJobSpec => ({ id, poolInfo: { poolId: 'pixbatch-pool' }, ...extra });
 const tasks = (n: number, prefix = 't', commandLine = 'true'): BatchTaskSpec[] =>
   Array.from({ length: n }, (_, i) => ({ id: `${prefix}${String(i).padStart(4, '0')}`, commandLine }));
+
+describe('Batch shared-key signing against published values', () => {
+  // Azure/BatchExplorer, src/app/services/core/batch-shared-key-authenticator.spec.ts, "sign simple POST request
+  // correctly with body": account testaccount, key "somekey", ocp-date Fri, 05 Oct 2018 09:05:06 GMT, a POST to
+  // /pools with the body {"id":"some"}. That test passes the verb in lower case, and it is signed as given.
+  it('reproduces the signature Batch Explorer publishes for a POST with a body', () => {
+    const headers: Record<string, string> = { 'ocp-date': 'Fri, 05 Oct 2018 09:05:06 GMT', 'content-length': String(Buffer.byteLength('{"id":"some"}')) };
+    const toSign = batchStringToSign('testaccount', 'post', 'https://testaccount.westus2.batch.azure.com/pools', (n) => headers[n], Object.keys(headers));
+    assert.equal(batchSharedKeySignature('somekey', toSign), 'GgI/PPSZVqHRx3U4A+QbkXY0FdMv/2bUzxfBI5c2x+s=');
+  });
+
+  // azure-batch for Python (BatchSharedKeyAuthPolicy): a request other than GET or HEAD without Content-Length
+  // signs "0"; a GET signs the slot empty.
+  it('signs Content-Length as 0 for a POST without a body and empty for a GET, as the official SDK does', () => {
+    const headers: Record<string, string> = { 'ocp-date': 'Fri, 05 Oct 2018 09:05:06 GMT' };
+    const slot = (method: string) => batchStringToSign('a', method, 'https://a.b.batch.azure.com/jobs/j/terminate', (n) => headers[n], Object.keys(headers)).split('\n')[3];
+    assert.equal(slot('POST'), '0');
+    assert.equal(slot('DELETE'), '0');
+    assert.equal(slot('GET'), '');
+    assert.equal(slot('HEAD'), '');
+  });
+});
 
 describe('Batch client and stand-in: requests the service rejects', () => {
   let s: BatchStandIn;
@@ -142,6 +165,42 @@ describe('Batch client and stand-in: requests the service rejects', () => {
     assert.equal(new Set(ids).size, 25);
     assert.equal(await countOf(batch.listTasks('paged', { filter: "state eq 'completed'" })), 0);
     await rejectsWith(countOf(batch.listTasks('paged', { filter: 'state equals 1' })), 400, 'InvalidQueryParameterValue');
+  });
+
+  it('sends $filter, $select and $expand literally with values percent-encoded, never %24 or +', async () => {
+    const urls: string[] = [];
+    const http = createDefaultHttpClient();
+    const watched = new BatchClient(s.url, new BatchSharedKeyCredential(s.accountName, s.accountKey), {
+      httpClient: { sendRequest: (req) => (urls.push(req.url), http.sendRequest(req)) },
+    });
+    await watched.addJob(job('encoded'));
+    await watched.addTaskCollection('encoded', tasks(3));
+    const pages = watched.listTasks('encoded', { filter: "state eq 'active'", select: 'id,state', expand: 'stats', maxResults: 2 }).byPage();
+    for await (const _ of pages) {
+      // every page, including the ones that follow odata.nextLink
+    }
+    const lists = urls.filter((u) => u.includes('/tasks?'));
+    assert.equal(lists.length, 2);
+    for (const u of lists) {
+      const query = u.slice(u.indexOf('?') + 1);
+      assert.match(query, /(^|&)\$filter=state%20eq%20/, u);
+      assert.match(query, /(^|&)\$select=id%2Cstate(&|$)/, u);
+      assert.doesNotMatch(query, /%24|\+/, u);
+    }
+    assert.match(lists[0]!, /(^|&|\?)\$expand=stats(&|$)/);
+  });
+
+  it('refuses %24 parameter names and + in values, as a client using URLSearchParams would send them', async () => {
+    // The same signed request, its query rewritten on the way out (the signature covers decoded names and values).
+    const rewriting = (from: RegExp, to: string) =>
+      new BatchClient(s.url, new BatchSharedKeyCredential(s.accountName, s.accountKey), {
+        retryOptions: { maxRetries: 0 },
+        httpClient: { sendRequest: (req) => ((req.url = req.url.replace(from, to)), createDefaultHttpClient().sendRequest(req)) },
+      });
+    const filter = { filter: "state eq 'active'" };
+    const named = await rejectsWith(countOf(rewriting(/\$filter=/, '%24filter=').listTasks('encoded', filter)), 400, 'InvalidQueryParameterValue');
+    assert.ok(named.values?.some((v) => v.key === 'QueryParameterName' && v.value === '$filter'));
+    await rejectsWith(countOf(rewriting(/%20/g, '+').listTasks('encoded', filter)), 400, 'InvalidQueryParameterValue');
   });
 
   it('retries 429 and 503 answers that carry Retry-After, then succeeds', async () => {

@@ -61,7 +61,7 @@ test('the uploaded bundle unpacks with the preparation command and its worker co
   const scripts = await openStore(`${az.blobEndpoint}/scripts`, 'source');
   await writeFile(join(prep, 'pixbatch.tar.gz'), await scripts.read(bundleBlobName()));
   // A bare environment: the bundle must not lean on this machine's node_modules or PATH.
-  const nodeEnv = { PATH: '/usr/bin:/bin', AZ_BATCH_NODE_SHARED_DIR: shared, AZ_BATCH_JOB_PREP_WORKING_DIR: prep, HOME: dir };
+  const nodeEnv = { PATH: '/usr/bin:/bin', AZ_BATCH_NODE_SHARED_DIR: shared, HOME: dir };
   const prepared = await runShell(preparationCommand(bundle.sha256), nodeEnv, prep);
   assert.equal(prepared.code, 0, prepared.stderr);
   assert.equal(prepared.stdout.trim(), VERSION);

@@ -13,6 +13,7 @@ import { batchExitCode, convertOnBatch, type BatchConvertOptions } from '../src/
 import { BUNDLE_SCRIPT } from '../src/batch/bundle.js';
 import { startBatchStandIn, type BatchStandIn } from './batch-standin/index.js';
 import { repoPath, storage, testBundle, uploadImages } from './batch-e2e-setup.js';
+import { startEmailStandin } from './acs-email-standin/server.js';
 
 const IDENTITY = {
   resourceId: '/subscriptions/0000/resourceGroups/rg/providers/Microsoft.ManagedIdentity/userAssignedIdentities/pixbatch-nodes',
@@ -137,9 +138,14 @@ test('a node pre-empted mid-task: nothing lost, no image counted twice', async (
 });
 
 /** Runs the pixbatch CLI as a user would, against the stand-in and Azurite. */
-function cli(args: string[], onStderr?: (text: string, child: ChildProcess) => void): Promise<{ code: number; stdout: string; stderr: string }> {
+function cli(
+  args: string[],
+  onStderr?: (text: string, child: ChildProcess) => void,
+  extraEnv: Record<string, string> = {},
+): Promise<{ code: number; stdout: string; stderr: string }> {
   const env = {
     ...process.env,
+    ...extraEnv,
     AZURE_STORAGE_CONNECTION_STRING: az.connectionString,
     AZURE_BATCH_ACCOUNT: batch.accountName,
     AZURE_BATCH_ACCESS_KEY: batch.accountKey,
@@ -162,11 +168,24 @@ function cli(args: string[], onStderr?: (text: string, child: ChildProcess) => v
 test('a task that fails is reported with its stderr tail and the command exits non-zero', async () => {
   await uploadImages(`${az.blobEndpoint}/fail-in`, 20);
   batch.failNextTask({ taskId: 'shard-00001', exitCode: 3, stderr: 'pixbatch worker: storage refused the credential\n', times: 2 });
-  const r = await cli([
-    'convert', `${az.blobEndpoint}/fail-in`, `${az.blobEndpoint}/fail-out`,
-    '--pool', batch.poolId, '--shard-size', '10', '--max-task-retries', '1', '--poll-interval', '0.2', '--json', '-c', '1',
-  ]);
+  const mail = await startEmailStandin();
+  const r = await cli(
+    [
+      'convert', `${az.blobEndpoint}/fail-in`, `${az.blobEndpoint}/fail-out`,
+      '--pool', batch.poolId, '--shard-size', '10', '--max-task-retries', '1', '--poll-interval', '0.2', '--json', '-c', '1',
+      '--notify', 'mailto:ops@example.com',
+    ],
+    undefined,
+    { COMMUNICATION_SERVICES_CONNECTION_STRING: mail.connectionString, PIXBATCH_EMAIL_SENDER: 'DoNotReply@x.azurecomm.net', NODE_EXTRA_CA_CERTS: mail.certPath },
+  ).finally(() => mail.close());
   assert.equal(r.code, 3, r.stderr);
+  // The submitting process mails the merged summary: the job failed, which tasks' images, and where the report is.
+  assert.equal(mail.sends.length, 1, r.stderr);
+  const sent = mail.sends[0]!.body.content;
+  const jobId = /job (\S+): report/.exec(r.stderr)?.[1] ?? (JSON.parse(r.stdout.trim().split('\n').pop()!) as Summary).jobId!;
+  assert.equal(sent.subject, `pixbatch job ${jobId} failed: 10 converted, 0 skipped, 10 failed`);
+  assert.match(sent.plainText, /TASK_FAILED task shard-00001 failed with exit code 3/);
+  assert.ok(sent.plainText.includes(`pixbatch batch report ${jobId}`), sent.plainText);
   assert.match(r.stderr, /task shard-00001 failed with exit code 3/);
   assert.match(r.stderr, /\| pixbatch worker: storage refused the credential/);
   const summary = JSON.parse(r.stdout.trim().split('\n').pop()!) as Summary;

@@ -134,6 +134,9 @@ test('tasks carry the identity client id in their environment and no secret on t
   assert.match(task!.commandLine, /^\/bin\/sh -c .*worker --job-folder https:\/\/a\.blob\.core\.windows\.net\/converted\/\.pixbatch\/jobs\/j --shard 0/);
   assert.deepEqual(task!.environmentSettings, [{ name: 'AZURE_CLIENT_ID', value: 'client-123' }]);
   assert.deepEqual(task!.constraints, { maxTaskRetryCount: 3, maxWallClockTime: 'PT1H' });
+  // The same pool-wide non-admin user as the preparation task, so the task can run what it unpacked.
+  assert.deepEqual(task!.userIdentity, { autoUser: { scope: 'pool', elevationLevel: 'nonadmin' } });
+  assert.deepEqual(job.jobPreparationTask!.userIdentity, task!.userIdentity);
 });
 
 /** Just the one method addTasks calls, answering as the service would for the given faults. */

@@ -1,9 +1,9 @@
 // Job schedules end to end on the Batch stand-in: `pixbatch batch schedule create|list|delete`, jobs
-// made at each recurrence whose manager task plans on a node with the real bundle, and re-runs that
-// convert only what is new.
+// made at each recurrence whose manager task plans on a node with the real bundle, signing in to Batch
+// with the pool's managed identity (through a loopback token endpoint), and re-runs that convert only what is new.
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { BatchClient, BatchSharedKeyCredential, type BatchJobScheduleSpec } from '../src/batch/client.js';
+import { BatchClient, BatchSharedKeyCredential, isBatchError, type BatchJobScheduleSpec } from '../src/batch/client.js';
 import { deployBundle } from '../src/batch/deploy.js';
 import { JobFolder, jobFolderLocation } from '../src/batch/job-folder.js';
 import { mergeReport } from '../src/batch/merge-report.js';
@@ -14,6 +14,8 @@ import { storage, testBundle, uploadImages } from './batch-e2e-setup.js';
 import { runPixbatch, type CliRun } from './harness/cli.js';
 import { META_SOURCE_ETAG } from '../src/convert/spec.js';
 import { jpegBuffer } from './harness/images.js';
+import { startEmailStandin } from './acs-email-standin/server.js';
+import { makeToken, startTokenEndpoint, type TokenEndpoint } from './harness/token-endpoint.js';
 
 /** Runs `pixbatch batch ARGS…` as a user would, with the Batch account and storage from the environment. */
 function cli(args: string[], env: Record<string, string>): Promise<CliRun> {
@@ -21,6 +23,7 @@ function cli(args: string[], env: Record<string, string>): Promise<CliRun> {
 }
 
 const IDENTITY = '/subscriptions/0/resourceGroups/rg/providers/Microsoft.ManagedIdentity/userAssignedIdentities/pixbatch';
+const CLIENT_ID = '00000000-0000-0000-0000-0000000000c1';
 
 async function outputsIn(location: string): Promise<string[]> {
   const store = await openStore(location, 'source');
@@ -33,6 +36,7 @@ async function outputsIn(location: string): Promise<string[]> {
 describe('Batch job schedules on the stand-in', () => {
   let az: Awaited<ReturnType<typeof storage>>;
   let batch: BatchStandIn;
+  let idp: TokenEndpoint;
   let client: BatchClient;
   let account: Record<string, string>;
   let src: string;
@@ -46,16 +50,20 @@ describe('Batch job schedules on the stand-in', () => {
     await uploadImages(src, 4);
     // What `pixbatch batch deploy` does; schedule create then finds this version's bundle in place.
     await deployBundle({ location: dst, bundle });
+    // The nodes' managed identity endpoint (IMDS), knowing only the pool's identity.
+    idp = await startTokenEndpoint({ clientIds: [CLIENT_ID] });
     batch = await startBatchStandIn({
       nodes: 2,
       tls: true,
+      // The pool's identity holds a Batch role on the account; the manager task signs in as it.
+      identities: [CLIENT_ID],
       storageConnectionString: az.connectionString,
-      // The nodes reach Azurite with the account key (in production: their managed identity).
-      taskEnvironment: { AZURE_STORAGE_CONNECTION_STRING: az.connectionString },
+      // The nodes reach Azurite with the account key (in production: their managed identity too).
+      taskEnvironment: { AZURE_STORAGE_CONNECTION_STRING: az.connectionString, AZURE_POD_IDENTITY_AUTHORITY_HOST: idp.url },
       // PT1H passes in under two seconds.
       timeScale: 2400,
       // Nodes fetch the bundle with the pool's identity, as in production.
-      pool: { identity: { type: 'UserAssigned', userAssignedIdentities: [{ resourceId: IDENTITY, clientId: '00000000-0000-0000-0000-0000000000c1' }] } },
+      pool: { identity: { type: 'UserAssigned', userAssignedIdentities: [{ resourceId: IDENTITY, clientId: CLIENT_ID }] } },
     });
     client = new BatchClient(batch.httpUrl, new BatchSharedKeyCredential(batch.accountName, batch.accountKey));
     account = { AZURE_BATCH_ENDPOINT: batch.httpUrl, AZURE_BATCH_ACCOUNT: batch.accountName, AZURE_BATCH_ACCESS_KEY: batch.accountKey, AZURE_STORAGE_CONNECTION_STRING: az.connectionString };
@@ -63,11 +71,12 @@ describe('Batch job schedules on the stand-in', () => {
 
   after(async () => {
     await batch?.stop();
+    await idp?.stop();
     az?.restore();
     await az?.stop();
   });
 
-  it('builds a schedule whose jobs prepare the bundle, plan in a manager task with a job token, and end themselves', () => {
+  it('builds a schedule whose jobs prepare the bundle, plan in a manager task signed in as the pool identity, and end themselves', () => {
     const settings: ScheduleSettings = {
       scheduleId: 'nightly',
       source: 'https://acct.blob.core.windows.net/images',
@@ -91,7 +100,13 @@ describe('Batch job schedules on the stand-in', () => {
     const manager = job.jobManagerTask!;
     assert.equal(manager.id, SCHEDULE_MANAGER_TASK_ID);
     assert.equal(manager.killJobOnCompletion, false, 'the job outlives its planning');
-    assert.deepEqual(manager.authenticationTokenSettings, { access: ['job'] });
+    assert.ok(!('authenticationTokenSettings' in manager), 'task authentication tokens were retired in September 2024');
+    // One user for the preparation task, the manager and the shards' tasks, so all can run what preparation unpacked.
+    const user = { autoUser: { scope: 'pool', elevationLevel: 'nonadmin' } };
+    assert.deepEqual(manager.userIdentity, user);
+    assert.deepEqual(job.jobPreparationTask?.userIdentity, user);
+    assert.doesNotMatch(job.jobPreparationTask!.commandLine, /[\r\n]/, 'the preparation command line is one line');
+    assert.match(job.jobPreparationTask!.commandLine, /tar -xzf pixbatch\.tar\.gz /, 'the archive is found relative to the working directory');
     assert.match(manager.commandLine, /batch schedule run-job/);
     assert.doesNotMatch(JSON.stringify(spec), /AccountKey|sig=/, 'no secret in the schedule');
     assert.ok(manager.environmentSettings?.some((e) => e.name === 'AZURE_CLIENT_ID' && e.value === 'client-id-1'));
@@ -107,6 +122,9 @@ describe('Batch job schedules on the stand-in', () => {
     assert.equal((await outputsIn(dst)).length, 4);
     const first = await client.getTask('hourly:job-1', SCHEDULE_MANAGER_TASK_ID);
     assert.equal(first.executionInfo?.result, 'success', await client.getTaskFile('hourly:job-1', SCHEDULE_MANAGER_TASK_ID, 'stderr.txt').catch(() => ''));
+    // The manager task asked the node's identity endpoint for a Batch token for the pool's identity.
+    const asked = idp.requests.filter((q) => q.query.client_id === CLIENT_ID && /batch\.core\.windows\.net/.test(q.query.resource ?? ''));
+    assert.ok(asked.length >= 1, 'the manager task signed in to Batch with the managed identity');
     const job1 = await client.getJob('hourly:job-1');
     const folder1 = job1.metadata?.find((m) => m.name === 'pixbatch-job-folder')?.value;
     assert.equal(folder1, jobFolderLocation(dst, 'hourly:job-1'), 'the job names its folder, as convert --pool jobs do');
@@ -162,6 +180,34 @@ describe('Batch job schedules on the stand-in', () => {
     const bad = await cli(['schedule', 'create', 'other', src, dst, '--pool', batch.poolId, '--every', 'sometimes'], account);
     assert.equal(bad.code, 2);
     assert.match(bad.stderr, /ISO 8601 duration.*every/);
+    // Batch's shortest recurrence is one minute; 0 would have become PT0M.
+    for (const every of ['0', 'PT30S']) {
+      const short = await cli(['schedule', 'create', 'other', src, dst, '--pool', batch.poolId, '--every', every], account);
+      assert.equal(short.code, 2, every);
+      assert.match(short.stderr, /at least one minute.*every.*received/);
+      assert.equal(short.stderr.trim().split('\n').length, 1, short.stderr);
+    }
+  });
+
+  it('refuses task authentication tokens as the service now does, and tokens of an identity without a role', async () => {
+    const settings = JSON.parse(JSON.stringify(scheduleSpec(
+      {
+        scheduleId: 'retired', source: src, destination: dst, conversion: {}, shardSize: 'auto', roundRobin: false,
+        pool: { id: batch.poolId, shape: { nodes: 1, cores: 2, slotsPerNode: 1 } }, maxTaskRetryCount: 0, maxWallClockTime: 'PT1H',
+        identityResourceId: IDENTITY, identityClientId: CLIENT_ID,
+        bundle: { url: `${dst}/unused.tar.gz`, sha256: 'ef'.repeat(32), version: '0.1.0' },
+      },
+      { every: 'PT1H', startAt: new Date(Date.now() + 86_400_000).toISOString() },
+    ))) as BatchJobScheduleSpec & { jobSpecification: { jobManagerTask: Record<string, unknown> } };
+    settings.jobSpecification.jobManagerTask.authenticationTokenSettings = { access: ['job'] };
+    const err = await client.addJobSchedule(settings).then(() => undefined, (e: unknown) => e);
+    assert.ok(isBatchError(err, 'InvalidPropertyValue'), String(err));
+    assert.match(err.serviceMessage, /^Property authenticationTokenSettings is not enabled for current account/);
+
+    // A well-formed Batch token, but for an identity that holds no role on the account.
+    const stranger = new BatchClient(batch.url, { getToken: async () => ({ token: makeToken('https://batch.core.windows.net/', 'someone-else'), expiresOnTimestamp: Date.now() + 3_600_000 }) }, { tlsCa: batch.tlsCa });
+    const denied = await stranger.getJobSchedule('hourly').then(() => undefined, (e: unknown) => e);
+    assert.ok(isBatchError(denied, 'AuthorizationFailure'), String(denied));
   });
 
   it('keeps the first plan when the manager task is retried, adding only the tasks still missing', async () => {
@@ -193,6 +239,40 @@ describe('Batch job schedules on the stand-in', () => {
     assert.deepEqual(tasks, ['shard-00000', 'shard-00001', 'shard-00002']);
     const job = await client.getJob(jobId);
     assert.equal(job.metadata?.find((m) => m.name === 'pixbatch-job-folder')?.value, jobFolderLocation(settings.destination, jobId));
+  });
+
+  it('mails the report of a run with nothing new to its notify targets, with the sender and endpoint the schedule carries', async () => {
+    const mail = await startEmailStandin({ senders: ['reports@pixbatch.example'] });
+    try {
+      const jobId = 'mailed-run';
+      await client.addJob({ id: jobId, poolInfo: { poolId: 'elsewhere' }, onAllTasksComplete: 'noaction' });
+      const settings: ScheduleSettings = {
+        scheduleId: 'mailed',
+        source: `${src}/nothing-here/`,
+        destination: `${az.blobEndpoint}/mailed`,
+        conversion: {},
+        shardSize: 'auto',
+        roundRobin: false,
+        pool: { id: 'elsewhere', shape: { nodes: 1, cores: 2, slotsPerNode: 1 } },
+        maxTaskRetryCount: 1,
+        maxWallClockTime: 'PT10M',
+        bundle: { url: 'http://unused', sha256: 'ef'.repeat(32), version: '0.1.0' },
+        notify: { to: ['mailto:night@example.com'], email: { endpoint: mail.endpoint, sender: 'reports@pixbatch.example' } },
+      };
+      const env = { AZ_BATCH_JOB_ID: jobId, AZ_BATCH_ACCOUNT_URL: batch.httpUrl, [SCHEDULE_SETTINGS_VAR]: JSON.stringify(settings) };
+      // On a node the pool's identity signs in; here the stand-in's access key and certificate stand for it.
+      const run = await runScheduledJob(env, { client, email: { connectionString: mail.connectionString, tlsCa: mail.ca } });
+      assert.equal(run.tasks, 0);
+      assert.equal(mail.sends.length, 1);
+      const { body } = mail.sends[0]!;
+      assert.equal(body.senderAddress, 'reports@pixbatch.example');
+      assert.deepEqual(body.recipients.to, [{ address: 'night@example.com' }]);
+      assert.equal(body.content.subject, 'pixbatch job mailed-run finished: 0 converted, 0 skipped, 0 failed');
+      assert.ok(body.content.plainText.includes(`${jobFolderLocation(settings.destination, jobId)}/report.json`));
+      assert.ok(body.content.plainText.includes('pixbatch batch report mailed-run'));
+    } finally {
+      await mail.close();
+    }
   });
 
   it('deletes a schedule and the jobs it made', { timeout: 60_000 }, async () => {

@@ -43,7 +43,9 @@ function run(location: string, extra: NodeJS.ProcessEnv): Promise<Outcome> {
       try {
         resolve({ ...JSON.parse(line), stderr });
       } catch {
-        reject(new Error(`scenario printed no result (${err?.message}): ${stdout} ${stderr}`));
+        // Say whether the child was ended by the timeout (a loaded machine) or failed on its own.
+        const how = err?.killed ? `ended by ${err.signal ?? 'a signal'} after the 60 s limit` : `exit code ${err?.code ?? 0}`;
+        reject(new Error(`scenario printed no result (${how}; ${err?.message}): ${stdout} ${stderr}`));
       }
     });
   });

@@ -160,6 +160,18 @@ describe('configuration', () => {
     assert.match(config.identity.resourceId!, /userAssignedIdentities/);
   });
 
+  test('the notify section names targets and mail settings, the environment overrides the sender, and bad values name the field', async () => {
+    const file = await write('notify.json', {
+      notify: { to: ['mailto:ops@example.com', 'https://hooks.example.com/x'], emailEndpoint: 'https://acs.communication.azure.com', emailSender: 'a@b.example' },
+    });
+    const config = await loadConfig({ env: { PIXBATCH_CONFIG: file, PIXBATCH_EMAIL_SENDER: 'env@b.example' }, cwd: dir });
+    assert.deepEqual(config.notify, { to: ['mailto:ops@example.com', 'https://hooks.example.com/x'], emailEndpoint: 'https://acs.communication.azure.com', emailSender: 'env@b.example' });
+    assert.deepEqual((await loadConfig({ env: {}, cwd: dir })).notify, { to: [] });
+    const bad = await write('notify-bad.json', { notify: { to: ['ops@example.com'], emailEndpoint: 'http://acs.example' } });
+    await assert.rejects(readConfigFile(bad), (e: Error) => e instanceof UsageError && /notify\.to\.0: expected an http\(s\):\/\/ URL or mailto:ADDRESS/.test(e.message) && /notify\.emailEndpoint: expected an https:\/\/ URL/.test(e.message));
+    await assert.rejects(loadConfig({ env: { PIXBATCH_EMAIL_SENDER: 'nobody' }, cwd: dir }), /PIXBATCH_EMAIL_SENDER \(notify\.emailSender\): expected an email address/);
+  });
+
   test('pixbatch init refuses to overwrite an existing file without --force', async () => {
     const path = join(dir, 'init.json');
     await writeFile(path, '{"keep": true}');

@@ -202,6 +202,8 @@ describe('pixbatch batch pool (the command, signed in with a managed identity)',
     assert.match(r.stdout, /about \$0\.19 per hour while these nodes run \(list prices as of /, 'two dedicated Standard_D2s_v3 at the default price');
     const put = standin.requests.find((q) => q.method === 'PUT' && q.path.endsWith('/pools/cli-ok'));
     assert.equal(put?.body.identity.type, 'UserAssigned');
+    // The role the pool's identity needs for scheduled runs, with the command that gives it on this account.
+    assert.match(r.stderr, /"Azure Batch Job Submitter" on the Batch account[\s\S]*az role assignment create[\s\S]*--scope \/subscriptions\/[^/]+\/resourceGroups\/[^/]+\/providers\/Microsoft\.Batch\/batchAccounts\/\w+/);
   });
 
   test('create exits 3 with one line per resize error when the spot quota is 0', async () => {

@@ -95,7 +95,10 @@ export interface JobReleaseTask {
   userIdentity?: UserIdentity;
 }
 
-/** A task that runs first in a job (used by job schedules to add the job's tasks). */
+/**
+ * A task that runs first in a job (used by job schedules to add the job's tasks). It signs in with the pool's
+ * managed identity: task authentication tokens (`authenticationTokenSettings`) were retired in September 2024.
+ */
 export interface JobManagerTask {
   id: string;
   displayName?: string;
@@ -107,8 +110,6 @@ export interface JobManagerTask {
   killJobOnCompletion?: boolean;
   runExclusive?: boolean;
   userIdentity?: UserIdentity;
-  /** `access: ['job']` gives the task `AZ_BATCH_AUTHENTICATION_TOKEN`, good for operations on its own job. */
-  authenticationTokenSettings?: { access: Array<'job'> };
   allowLowPriorityNode?: boolean;
 }
 
@@ -398,9 +399,11 @@ const SIGNED_STANDARD_HEADERS = [
 ] as const;
 
 /**
- * Batch's shared-key string-to-sign: the verb, eleven standard headers (an empty or zero
- * content-length signs as empty, and so does Date when ocp-date is set), the `ocp-*` headers sorted,
- * then `/account/path` and the query parameters lower-cased and sorted, one per line. Exported so the loopback service verifies the same thing.
+ * Batch's shared-key string-to-sign: the verb, eleven standard headers (Date signs empty when ocp-date is
+ * set), the `ocp-*` headers sorted, then `/account/path` and the query parameters lower-cased and sorted,
+ * one per line. Content-Length signs as the official SDKs sign it (azure-batch for Python,
+ * `BatchSharedKeyAuthPolicy`): its value when present, `0` for a request other than GET and HEAD that has
+ * none, empty for a GET or HEAD. Exported so tests can check it against a published signature.
  */
 export function batchStringToSign(
   accountName: string,
@@ -409,10 +412,11 @@ export function batchStringToSign(
   header: (name: string) => string | undefined,
   headerNames: Iterable<string>,
 ): string {
-  const lines: string[] = [method.toUpperCase()];
+  const lines: string[] = [method];
+  const bodiless = /^(GET|HEAD)$/i.test(method);
   for (const h of SIGNED_STANDARD_HEADERS) {
     let v = header(h) ?? '';
-    if (h === 'content-length' && v === '0') v = '';
+    if (h === 'content-length' && v === '' && !bodiless) v = '0';
     // With ocp-date set, the Date slot is signed empty.
     if (h === 'date' && header('ocp-date')) v = '';
     lines.push(v);
@@ -642,11 +646,15 @@ export class BatchClient {
     return it;
   }
 
+  /**
+   * The request URL. Built by hand, not with URLSearchParams: that writes `%24filter` for `$filter` and `+`
+   * for a space, while every documented example sends `$filter` literally, and the service has been seen
+   * reading `+` as a space inside DateTime literals (Azure/Batch issue 176). Values are percent-encoded.
+   */
   private url(path: string, query: Record<string, string | number | undefined> = {}): string {
-    const u = new URL(this.endpoint + path);
-    u.searchParams.set('api-version', BATCH_API_VERSION);
-    for (const [k, v] of Object.entries(query)) if (v !== undefined && v !== '') u.searchParams.set(k, String(v));
-    return u.toString();
+    const params = [`api-version=${enc(BATCH_API_VERSION)}`];
+    for (const [k, v] of Object.entries(query)) if (v !== undefined && v !== '') params.push(`${k}=${enc(String(v))}`);
+    return `${this.endpoint}${path}?${params.join('&')}`;
   }
 
   private async json<T>(

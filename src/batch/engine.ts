@@ -14,7 +14,7 @@ import type { Bundle } from './bundle.js';
 import { JobFolder, jobFolderLocation, type JobFile } from './job-folder.js';
 import { mergeReport, summaryOf } from './merge-report.js';
 import { coresOfVmSize, parseShardSize, planShards, type PoolShape } from './shards.js';
-import { addTasks, jobSpec, taskSpecs } from './submit.js';
+import { addJobOnce, addTasks, jobSpec, newSubmissionId, taskSpecs } from './submit.js';
 import { watchJob, type FailedTask, type WatchProgress } from './watch.js';
 import { DEFAULT_PRICES, type PriceTableData } from '../cost/prices.js';
 import { nodeTimeCostSummary } from '../cost/estimate.js';
@@ -196,10 +196,12 @@ export async function convertOnBatch(options: BatchConvertOptions): Promise<Batc
       return { jobId, jobFolder: folderUrl, summary: summaryOf(report), report, finished: true, failedTasks: [], tasks: 0, taskCalls: 0, bundle };
     }
 
-    await client.addJob(
-      jobSpec({ jobId, poolId: options.pool, bundleUrl: bundle.url, bundleSha256: bundle.sha256, jobFolder: folderUrl, identityResourceId }),
-      { abortSignal: options.signal },
-    );
+    const spec = jobSpec({ jobId, poolId: options.pool, bundleUrl: bundle.url, bundleSha256: bundle.sha256, jobFolder: folderUrl, identityResourceId, submissionId: newSubmissionId() });
+    await addJobOnce(client, spec, { abortSignal: options.signal }).catch((err) => {
+      // Free a moment ago, so someone else took the id in between.
+      if (isBatchError(err, 'JobExists')) throw new UsageError(`Job ${jobId} was created in ${accountUrl} by someone else while this run planned; choose another --job-id`);
+      throw err;
+    });
     const tasks = taskSpecs({ sha256: bundle.sha256, jobFolder: folderUrl, shards: job.shards.count, maxTaskRetryCount, maxWallClockTime, identityClientId });
     let added;
     try {

@@ -2,9 +2,9 @@
 // job the schedule makes starts with a job manager task that plans the run on a node (only what is
 // new or stale, thanks to up-to-date detection), writes the shards and adds one task per shard, with
 // the same job preparation, task specs and job folder as `convert --pool`.
-import type { AccessToken, TokenCredential } from '@azure/core-auth';
 import { JobError, UsageError } from '../errors.js';
-import type { Store } from '../interfaces.js';
+import type { Report, Store } from '../interfaces.js';
+import type { EmailSettings } from '../report/email.js';
 import { resolveOptions, type ConvertOptions } from '../options.js';
 import { openStore } from '../store/index.js';
 import { isBlobLocation } from '../store/location.js';
@@ -23,9 +23,10 @@ import { connectBatch, batchAccountUrl, type BatchAccountOptions } from './conne
 import { deployBundle, plainUrl, type DeployedBundle } from './deploy.js';
 import { parseDuration, poolShape, poolWithIdentity } from './engine.js';
 import { JOB_FILE, JobFolder, jobFolderLocation, REPORT_FILE, type JobFile } from './job-folder.js';
-import { mergeReport } from './merge-report.js';
+import { mergeReport, summaryOf } from './merge-report.js';
 import { parseShardSize, planShards, type PoolShape, type ShardSize } from './shards.js';
-import { addTasks, bundleDirVar, jobSpec, shQuote, taskSpecs } from './submit.js';
+import { nodeBatchCredential } from './node-identity.js';
+import { addJobScheduleOnce, addTasks, bundleDirVar, jobSpec, META_SUBMISSION, newSubmissionId, shQuote, TASK_USER, taskSpecs } from './submit.js';
 
 /** The job manager task's id in every scheduled job. */
 export const SCHEDULE_MANAGER_TASK_ID = 'pixbatch-plan';
@@ -69,6 +70,8 @@ export interface ScheduleSettings {
   identityResourceId?: string;
   identityClientId?: string;
   bundle: { url: string; sha256: string; version: string };
+  /** Told when each run's report is written; mail is sent with the pool's identity (no connection string travels). */
+  notify?: { to: string[]; email?: { endpoint: string; sender: string } };
 }
 
 export interface CreateScheduleOptions extends ScheduledConversion, BatchAccountOptions {
@@ -88,6 +91,10 @@ export interface CreateScheduleOptions extends ScheduledConversion, BatchAccount
   maxTaskTime?: string;
   identityResourceId?: string;
   identityClientId?: string;
+  /** Webhook URLs and `mailto:` targets told when each run's report is written. */
+  notify?: string[];
+  /** Endpoint and sender for `mailto:` targets (default: environment). */
+  email?: Pick<EmailSettings, 'endpoint' | 'sender'>;
   /** Use this build instead of building (tests build once). */
   bundle?: Bundle;
   cacheDir?: string;
@@ -122,6 +129,18 @@ function isoTime(name: string, value: string | undefined): string | undefined {
   return new Date(t).toISOString();
 }
 
+/**
+ * The recurrence as an ISO 8601 duration. Schedule.recurrenceInterval (BatchService.json 2024-07-01.20.0):
+ * "The minimum value is 1 minute. If you specify a lower value, the Batch service rejects the schedule".
+ */
+export function recurrence(value: string | undefined): string {
+  const every = parseDuration('every', value, 'PT1H');
+  const m = /^P(?:(\d+)D)?(?:T(?:(\d+)H)?(?:(\d+)M)?(?:(\d+)S)?)?$/.exec(every)!;
+  const seconds = ((Number(m[1] ?? 0) * 24 + Number(m[2] ?? 0)) * 60 + Number(m[3] ?? 0)) * 60 + Number(m[4] ?? 0);
+  if (seconds < 60) throw new UsageError(`Expected a recurrence of at least one minute (the shortest Batch allows) for every but received "${value}"`);
+  return every;
+}
+
 function retries(value: number | string | undefined): number {
   if (value === undefined || value === '') return 3;
   const n = typeof value === 'string' && /^-?\d+$/.test(value) ? Number(value) : value;
@@ -143,7 +162,11 @@ export function managerCommand(sha256: string): string {
  * (the bundle as a resource file with the pool's identity) and a job manager task that plans and
  * submits the run; the job ends itself when its tasks are done.
  */
-export function scheduleSpec(settings: ScheduleSettings, timing: { every: string; startAt?: string; endAt?: string }): BatchJobScheduleSpec {
+export function scheduleSpec(
+  settings: ScheduleSettings,
+  timing: { every: string; startAt?: string; endAt?: string },
+  submissionId?: string,
+): BatchJobScheduleSpec {
   const { id: _id, metadata: _metadata, ...base } = jobSpec({
     jobId: settings.scheduleId,
     poolId: settings.pool.id,
@@ -165,8 +188,8 @@ export function scheduleSpec(settings: ScheduleSettings, timing: { every: string
     // The job goes on after planning: it ends when the shards' tasks are done.
     killJobOnCompletion: false,
     runExclusive: false,
-    // A token for this job only, to add its tasks; no account key on the node.
-    authenticationTokenSettings: { access: ['job'] },
+    // The same user as the preparation task and the shards' tasks, so it can run the bundle that task unpacked.
+    userIdentity: TASK_USER,
   };
   const metadata = [
     { name: META_SCHEDULE, value: settings.scheduleId },
@@ -188,7 +211,8 @@ export function scheduleSpec(settings: ScheduleSettings, timing: { every: string
       onAllTasksComplete: 'terminatejob',
       metadata,
     },
-    metadata,
+    // On the schedule only: it is what a replayed add reads back to know the schedule is its own.
+    metadata: [...metadata, ...(submissionId ? [{ name: META_SUBMISSION, value: submissionId }] : [])],
   };
 }
 
@@ -229,7 +253,8 @@ export async function createSchedule(options: CreateScheduleOptions): Promise<{ 
   };
   // Validated here, so a bad flag fails now rather than on a node an hour later.
   resolveOptions(conversion);
-  const every = parseDuration('every', options.every, 'PT1H');
+  const notify = await scheduledNotify(options.notify, options.email);
+  const every = recurrence(options.every);
   const startAt = isoTime('start', options.startAt);
   const endAt = isoTime('end', options.endAt);
   const shardSize = parseShardSize(options.shardSize);
@@ -238,6 +263,9 @@ export async function createSchedule(options: CreateScheduleOptions): Promise<{ 
   const accountUrl = options.client?.endpoint ?? batchAccountUrl(options);
 
   const { pool, identityResourceId, identityClientId } = await poolWithIdentity(client, options.pool, accountUrl, options);
+  if (!identityClientId) {
+    throw new UsageError(`Expected --identity-client-id: pool ${options.pool} does not say which client id its identity has, and each scheduled run signs in to Batch with it`);
+  }
   status(`Checking the bundle for pixbatch ${VERSION} in the scripts container…`);
   const bundle = await deployBundle({ location: options.destination, bundle: options.bundle, cacheDir: options.cacheDir, log: status });
   const settings: ScheduleSettings = {
@@ -253,9 +281,10 @@ export async function createSchedule(options: CreateScheduleOptions): Promise<{ 
     identityResourceId,
     identityClientId,
     bundle: { url: bundle.url, sha256: bundle.sha256, version: bundle.version },
+    ...(notify ? { notify } : {}),
   };
   try {
-    await client.addJobSchedule(scheduleSpec(settings, { every, startAt, endAt }));
+    await addJobScheduleOnce(client, scheduleSpec(settings, { every, startAt, endAt }, newSubmissionId()));
   } catch (err) {
     if (isBatchError(err, 'JobScheduleExists')) {
       throw new UsageError(`A schedule named ${options.scheduleId} already exists in ${accountUrl}; delete it first (pixbatch batch schedule delete ${options.scheduleId})`);
@@ -263,6 +292,25 @@ export async function createSchedule(options: CreateScheduleOptions): Promise<{ 
     throw err;
   }
   return { scheduleId: options.scheduleId, every, startAt, bundle };
+}
+
+/** The notify settings a schedule carries to its nodes: targets checked now, mail endpoint and sender resolved now. */
+async function scheduledNotify(targets: string[] | undefined, email: Pick<EmailSettings, 'endpoint' | 'sender'> | undefined): Promise<ScheduleSettings['notify']> {
+  if (!targets?.length) return undefined;
+  const { checkNotifyTargets } = await import('../report/notify.js');
+  const { mailtoAddress, resolveEmailSettings } = await import('../report/email.js');
+  checkNotifyTargets(targets, email);
+  if (!targets.some((t) => mailtoAddress(t))) return { to: targets };
+  const resolved = resolveEmailSettings(email);
+  return { to: targets, email: { endpoint: resolved.endpoint, sender: resolved.sender } };
+}
+
+/** Tells the schedule's targets that a run ended; a failure is a warning on the task's stderr. */
+async function notifyRunEnd(settings: ScheduleSettings, report: Report, email: EmailSettings | undefined): Promise<void> {
+  if (!settings.notify?.to.length) return;
+  const { notifyAll } = await import('../report/notify.js');
+  const hints = { report: [`report: ${jobFolderLocation(settings.destination, report.jobId ?? '')}/report.json (and report.html)`, `summary again: pixbatch batch report ${report.jobId}`] };
+  await notifyAll(settings.notify.to, summaryOf(report), { email: { ...settings.notify.email, ...email }, hints });
 }
 
 function settingsOf(s: { jobSpecification?: { jobManagerTask?: JobManagerTask } }): Partial<ScheduleSettings> {
@@ -319,30 +367,20 @@ export async function deleteSchedule(options: BatchAccountOptions & { scheduleId
   }
 }
 
-/** The token Batch gives a job manager task (`AZ_BATCH_AUTHENTICATION_TOKEN`), good for its own job. */
-export function batchTaskTokenCredential(token: string): TokenCredential {
-  return {
-    async getToken(): Promise<AccessToken> {
-      // Batch does not say when it expires; it outlives the task, so treat it as fresh.
-      return { token, expiresOnTimestamp: Date.now() + 3_600_000 };
-    },
-  };
-}
-
 /**
  * What a scheduled job's manager task does on the node: plan this run into the job's folder (only
  * images that are new or stale), record the folder on the job, and add one task per shard. With
  * nothing to convert, it writes the report at once and the job ends with it.
  */
-export async function runScheduledJob(env: NodeJS.ProcessEnv = process.env, options: { client?: BatchClient; signal?: AbortSignal } = {}): Promise<{ jobId: string; tasks: number; planned: JobFile['planned'] }> {
+export async function runScheduledJob(
+  env: NodeJS.ProcessEnv = process.env,
+  options: { client?: BatchClient; signal?: AbortSignal; /** Added to the schedule's mail settings (tests, embedding applications). */ email?: EmailSettings } = {},
+): Promise<{ jobId: string; tasks: number; planned: JobFile['planned'] }> {
   const jobId = env.AZ_BATCH_JOB_ID;
   const accountUrl = env.AZ_BATCH_ACCOUNT_URL;
-  const token = env.AZ_BATCH_AUTHENTICATION_TOKEN;
   const raw = env[SCHEDULE_SETTINGS_VAR];
-  if (!jobId || !accountUrl || !raw || (!token && !options.client)) {
-    throw new UsageError(
-      `Expected to run as a scheduled job's manager task (AZ_BATCH_JOB_ID, AZ_BATCH_ACCOUNT_URL, AZ_BATCH_AUTHENTICATION_TOKEN and ${SCHEDULE_SETTINGS_VAR} set)`,
-    );
+  if (!jobId || !accountUrl || !raw) {
+    throw new UsageError(`Expected to run as a scheduled job's manager task (AZ_BATCH_JOB_ID, AZ_BATCH_ACCOUNT_URL and ${SCHEDULE_SETTINGS_VAR} set)`);
   }
   let settings: ScheduleSettings;
   try {
@@ -350,7 +388,8 @@ export async function runScheduledJob(env: NodeJS.ProcessEnv = process.env, opti
   } catch {
     throw new UsageError(`Expected JSON in ${SCHEDULE_SETTINGS_VAR}`);
   }
-  const client = options.client ?? new BatchClient(accountUrl, batchTaskTokenCredential(token!));
+  // Signs in as the pool's user-assigned identity (AZURE_CLIENT_ID in this task's environment).
+  const client = options.client ?? new BatchClient(accountUrl, await nodeBatchCredential(env));
   const resolved = resolveOptions(settings.conversion);
   const folderUrl = jobFolderLocation(settings.destination, jobId);
   let source: Store | undefined;
@@ -362,10 +401,10 @@ export async function runScheduledJob(env: NodeJS.ProcessEnv = process.env, opti
     await source.prepare?.('source');
     await destination.prepare?.('destination');
     folder = await JobFolder.open(folderUrl);
-    await reportPreviousRun(settings.destination, jobId);
+    await reportPreviousRun(settings, jobId, options.email);
     // A retried manager task keeps the plan it wrote: tasks it added may have run on those shards already.
     const earlier = (await folder.store.stat(JOB_FILE)) ? await folder.readJob() : undefined;
-    if (earlier) return await submitPlanned(client, folder, earlier, settings, options.signal);
+    if (earlier) return await submitPlanned(client, folder, earlier, settings, options.signal, options.email);
     const planned = await planShards({
       source,
       destination,
@@ -398,7 +437,7 @@ export async function runScheduledJob(env: NodeJS.ProcessEnv = process.env, opti
       bundle: settings.bundle,
     };
     await folder.writeJob(job);
-    return await submitPlanned(client, folder, job, settings, options.signal);
+    return await submitPlanned(client, folder, job, settings, options.signal, options.email);
   } finally {
     await source?.close?.();
     await destination?.close?.();
@@ -411,13 +450,14 @@ export async function runScheduledJob(env: NodeJS.ProcessEnv = process.env, opti
  * previous one ended, and nobody watched it). Its failed tasks are not known here: images without a
  * result are reported as not finished.
  */
-async function reportPreviousRun(destination: string, jobId: string): Promise<void> {
+async function reportPreviousRun(settings: ScheduleSettings, jobId: string, email: EmailSettings | undefined): Promise<void> {
   const m = /^(.+):job-(\d+)$/.exec(jobId);
   if (!m || Number(m[2]) < 2) return;
-  const previous = await JobFolder.open(jobFolderLocation(destination, `${m[1]}:job-${Number(m[2]) - 1}`));
+  const previous = await JobFolder.open(jobFolderLocation(settings.destination, `${m[1]}:job-${Number(m[2]) - 1}`));
   try {
     if (!(await previous.store.stat(JOB_FILE)) || (await previous.store.stat(REPORT_FILE))) return;
-    await mergeReport({ folder: previous, job: await previous.readJob() });
+    const report = await mergeReport({ folder: previous, job: await previous.readJob() });
+    await notifyRunEnd(settings, report, email);
   } catch (err) {
     // The report can still be made with `pixbatch batch report`; this run goes on.
     process.stderr.write(`pixbatch: could not write the previous run's report: ${(err as Error).message}\n`);
@@ -433,6 +473,7 @@ async function submitPlanned(
   job: JobFile,
   settings: ScheduleSettings,
   signal: AbortSignal | undefined,
+  email: EmailSettings | undefined,
 ): Promise<{ jobId: string; tasks: number; planned: JobFile['planned'] }> {
   const { jobId, jobFolder } = job;
   // `pixbatch batch status|report JOB_ID` find the folder from the job's metadata, as for convert --pool.
@@ -449,7 +490,7 @@ async function submitPlanned(
   );
   if (job.shards.count === 0) {
     // Nothing new: the report is complete now, and the job ends with this task.
-    await mergeReport({ folder, job });
+    await notifyRunEnd(settings, await mergeReport({ folder, job }), email);
     return { jobId, tasks: 0, planned: job.planned };
   }
   const tasks = taskSpecs({

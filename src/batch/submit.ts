@@ -1,4 +1,5 @@
 // Creates the Batch job and adds one task per shard with add-task-collection.
+import { randomUUID } from 'node:crypto';
 import pLimit from 'p-limit';
 import { JobError } from '../errors.js';
 import {
@@ -6,9 +7,13 @@ import {
   MAX_COLLECTION_BODY_BYTES,
   MAX_TASKS_PER_COLLECTION,
   type BatchClient,
+  type BatchJobScheduleSpec,
   type BatchJobSpec,
+  type NameValuePair,
+  type OperationOptions,
   type BatchTaskSpec,
   type EnvironmentSetting,
+  type UserIdentity,
 } from './client.js';
 import { BUNDLE_NODE, BUNDLE_SCRIPT } from './bundle.js';
 import { taskIdFor } from './job-folder.js';
@@ -29,32 +34,82 @@ export function bundleDirVar(sha256: string): string {
 }
 
 /**
- * The preparation task's script: unpack the bundle once per node into the shared directory
- * (into a temporary folder, then one rename, so a half-unpacked bundle is never used).
+ * The preparation task's command line: unpack the bundle once per node into the shared directory
+ * (into a temporary folder, then one rename, so a half-unpacked bundle is never used). One line:
+ * how the Linux node agent splits a command line with newlines in it is not documented.
+ * The archive is named relative to the working directory: the REST reference says resource files land
+ * there (`filePath` is "relative to the Task's working directory") and that a command line should use
+ * relative paths or the Batch variables. Tasks find the unpacked bundle through AZ_BATCH_NODE_SHARED_DIR,
+ * not through a relative path: the layout between a task's and the shared directory is not documented.
  */
 export function preparationCommand(sha256: string): string {
   const dir = bundleDirVar(sha256);
-  const script = [
-    'set -e',
-    `d="${dir}"`,
-    `if [ ! -x "$d/${BUNDLE_NODE}" ]; then`,
-    '  t="$d.tmp.$$"',
-    '  rm -rf "$t" && mkdir -p "$t"',
-    '  tar -xzf "$AZ_BATCH_JOB_PREP_WORKING_DIR/pixbatch.tar.gz" -C "$t"',
+  const unpack = [
+    't="$d.tmp.$$"',
+    'rm -rf "$t"',
+    'mkdir -p "$t"',
+    'tar -xzf pixbatch.tar.gz -C "$t"',
     // Node's compile cache: every task on the node starts the same script, so it is parsed once.
-    '  mkdir -p "$t/.compile-cache" && chmod 777 "$t/.compile-cache"',
-    '  mv -T "$t" "$d" 2>/dev/null || rm -rf "$t"',
-    'fi',
-    `"$d/${BUNDLE_NODE}" "$d/${BUNDLE_SCRIPT}" --version`,
-  ].join('\n');
+    'mkdir -p "$t/.compile-cache"',
+    'chmod 777 "$t/.compile-cache"',
+    // Another job's preparation may have unpacked the same build first: keep that one.
+    '{ mv -T "$t" "$d" 2>/dev/null || rm -rf "$t"; }',
+  ].join(' && ');
+  const script = `d="${dir}" && if [ ! -x "$d/${BUNDLE_NODE}" ]; then ${unpack}; fi && "$d/${BUNDLE_NODE}" "$d/${BUNDLE_SCRIPT}" --version`;
   return `/bin/sh -c ${shQuote(script)}`;
 }
+
+/**
+ * Who the preparation task and every task run as: the same pool-wide non-admin user, so tasks can read
+ * what the preparation task unpacked (the REST reference contradicts itself about the default user).
+ */
+export const TASK_USER: UserIdentity = { autoUser: { scope: 'pool', elevationLevel: 'nonadmin' } };
 
 /** The command line of the task for one shard. */
 export function workerCommand(sha256: string, jobFolder: string, shard: number, extra: string[] = []): string {
   const dir = bundleDirVar(sha256);
   const script = `NODE_COMPILE_CACHE="${dir}/.compile-cache" exec "${dir}/${BUNDLE_NODE}" "${dir}/${BUNDLE_SCRIPT}" worker --job-folder ${shQuote(jobFolder)} --shard ${shard}${extra.map((a) => ` ${shQuote(a)}`).join('')}`;
   return `/bin/sh -c ${shQuote(script)}`;
+}
+
+/** Metadata naming the submission that made a job or schedule, so that a replayed add can recognise its own work. */
+export const META_SUBMISSION = 'pixbatch-submission';
+
+/** A fresh id for one submission (one `convert --pool` or `schedule create`). */
+export function newSubmissionId(): string {
+  return randomUUID();
+}
+
+/**
+ * Adds a job or a job schedule once. The retry policy replays a POST whose answer was lost; when the first
+ * POST had succeeded, the replay answers 409 JobExists or JobScheduleExists. The one found is then ours when
+ * its metadata carries this submission's id (from `spec.metadata`); otherwise the 409 is thrown as it came.
+ */
+async function addOnce(
+  spec: { id: string; metadata?: NameValuePair[] },
+  existsCode: string,
+  add: () => Promise<void>,
+  read: () => Promise<{ metadata?: NameValuePair[] }>,
+): Promise<void> {
+  const submission = spec.metadata?.find((m) => m.name === META_SUBMISSION)?.value;
+  try {
+    await add();
+  } catch (err) {
+    if (!submission || !isBatchError(err, existsCode)) throw err;
+    const found = await read();
+    if (found.metadata?.some((m) => m.name === META_SUBMISSION && m.value === submission)) return;
+    throw err;
+  }
+}
+
+/** `POST /jobs`, recognising a replay of this very add (see {@link META_SUBMISSION}). */
+export function addJobOnce(client: BatchClient, job: BatchJobSpec, options: OperationOptions = {}): Promise<void> {
+  return addOnce(job, 'JobExists', () => client.addJob(job, options), () => client.getJob(job.id, options));
+}
+
+/** `POST /jobschedules`, recognising a replay of this very add (see {@link META_SUBMISSION}). */
+export function addJobScheduleOnce(client: BatchClient, schedule: BatchJobScheduleSpec, options: OperationOptions = {}): Promise<void> {
+  return addOnce(schedule, 'JobScheduleExists', () => client.addJobSchedule(schedule, options), () => client.getJobSchedule(schedule.id, options));
 }
 
 export interface JobSpecInput {
@@ -67,6 +122,8 @@ export interface JobSpecInput {
   identityResourceId?: string;
   /** Ends the whole job after this long (ISO 8601 duration). */
   maxJobWallClockTime?: string;
+  /** Recorded in the job's metadata so that a replayed add recognises the job as its own. */
+  submissionId?: string;
 }
 
 export function jobSpec(input: JobSpecInput): BatchJobSpec {
@@ -84,6 +141,7 @@ export function jobSpec(input: JobSpecInput): BatchJobSpec {
           ...(input.identityResourceId ? { identityReference: { resourceId: input.identityResourceId } } : {}),
         },
       ],
+      userIdentity: TASK_USER,
       waitForSuccess: true,
       rerunOnNodeRebootAfterSuccess: true,
       constraints: { maxTaskRetryCount: 2, maxWallClockTime: 'PT15M' },
@@ -95,6 +153,7 @@ export function jobSpec(input: JobSpecInput): BatchJobSpec {
     metadata: [
       { name: 'pixbatch-job-folder', value: input.jobFolder },
       { name: 'pixbatch-bundle-sha256', value: input.bundleSha256 },
+      ...(input.submissionId ? [{ name: META_SUBMISSION, value: input.submissionId }] : []),
     ],
   };
 }
@@ -120,6 +179,7 @@ export function taskSpecs(input: TaskSpecInput): BatchTaskSpec[] {
     id: taskIdFor(i),
     displayName: `pixbatch shard ${i}`,
     commandLine: workerCommand(input.sha256, input.jobFolder, i),
+    userIdentity: TASK_USER,
     ...(env.length ? { environmentSettings: env } : {}),
     constraints: { maxTaskRetryCount: input.maxTaskRetryCount, maxWallClockTime: input.maxWallClockTime },
   }));

@@ -8,6 +8,7 @@ import type { BatchConvertResult } from '../batch/engine.js';
 import type { WatchProgress } from '../batch/watch.js';
 import { formatProgress } from '../batch/progress-text.js';
 import type { PriceTableData } from '../cost/prices.js';
+import type { EmailSettings } from '../report/email.js';
 
 export interface BatchFlags {
   pool?: string;
@@ -75,7 +76,11 @@ function attachHint(jobId: string, accountUrl: string | undefined): string {
 }
 
 /** Prints the end of a Batch run like the local engine does, plus failed tasks with their stderr. Returns the exit code. */
-async function finish(result: BatchConvertResult, flags: { json?: boolean; quiet?: boolean; report?: string; htmlReport?: string; notify?: string }): Promise<number> {
+async function finish(
+  result: BatchConvertResult,
+  flags: { json?: boolean; quiet?: boolean; report?: string; htmlReport?: string },
+  told: { notify: string[]; email?: EmailSettings } = { notify: [] },
+): Promise<number> {
   const summary: Summary = result.summary;
   const shown = result.failedTasks.filter((t) => t.stderrTail !== '').slice(0, 20);
   if (result.failedTasks.length > shown.length) {
@@ -92,9 +97,10 @@ async function finish(result: BatchConvertResult, flags: { json?: boolean; quiet
     const { writeHtmlReport } = await import('../report/html.js');
     await writeHtmlReport(flags.htmlReport, result.report);
   }
-  if (flags.notify) {
-    const { notifyJobEnd } = await import('../report/notify.js');
-    await notifyJobEnd(flags.notify, summary, result.failedTasks.length ? { outcome: 'failed' } : {});
+  if (told.notify.length) {
+    const { notifyAll } = await import('../report/notify.js');
+    const hints = { report: [`report: ${result.jobFolder}/report.json (and report.html)`, `summary again: pixbatch batch report ${result.jobId}`] };
+    await notifyAll(told.notify, summary, { email: told.email, hints, ...(result.failedTasks.length ? { outcome: 'failed' as const } : {}) });
   }
   if (flags.json) process.stdout.write(`${JSON.stringify(summary)}\n`);
   if (!flags.quiet) {
@@ -151,7 +157,8 @@ async function accountDefaults(
  */
 export async function runConvertOnPool(source: string, destination: string, flags: ConvertFlags & BatchFlags & { config?: string }): Promise<number> {
   const { convertOnBatch } = await import('../batch/engine.js');
-  if (flags.notify) (await import('../report/notify.js')).checkNotifyUrl(flags.notify);
+  const told = await (await import('../config/notify.js')).notifySettings(flags);
+  (await import('../report/notify.js')).checkNotifyTargets(told.notify, told.email);
   const account = await accountDefaults(flags);
   const quiet = flags.quiet === true;
   const progress = progressPrinter(quiet);
@@ -192,7 +199,7 @@ export async function runConvertOnPool(source: string, destination: string, flag
       if (flags.json) process.stdout.write(`${JSON.stringify(result.summary)}\n`);
       return EXIT_OK;
     }
-    return await finish(result, flags);
+    return await finish(result, flags, told);
   } finally {
     progress.stop();
     sig.dispose();

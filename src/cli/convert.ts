@@ -30,7 +30,7 @@ export interface ConvertFlags {
   json?: boolean;
   report?: string;
   htmlReport?: string;
-  notify?: string;
+  notify?: string[];
   quiet?: boolean;
 }
 
@@ -103,7 +103,11 @@ export function registerConvert(program: Command): void {
     .option('--json', 'print one JSON summary on stdout at the end')
     .option('--report <file>', 'write the summary plus one record per image as JSON')
     .option('--html-report <file>', 'write a self-contained HTML report (summary, chart, failures)')
-    .option('--notify <url>', 'POST the JSON summary here when the job ends (HMAC-signed with PIXBATCH_WEBHOOK_SECRET)')
+    .option(
+      '--notify <url|mailto:address>',
+      'when the job ends, POST the JSON summary to this URL (signed with PIXBATCH_WEBHOOK_SECRET) or mail it to mailto:ADDRESS through Azure Communication Services (repeatable; default: notify.to of the config file)',
+      collect,
+    )
     .option('-q, --quiet', 'no progress and no summary text');
   addBatchOptions(cmd)
     .option('--config <file>', 'config file for Batch settings and prices (default: pixbatch.config.json, or PIXBATCH_CONFIG)')
@@ -144,6 +148,7 @@ Examples:
       try {
         summary = await convert({
           ...conversionOptionsFrom(flags),
+          ...(await (await import('../config/notify.js')).notifySettings(flags)),
           source,
           destination,
           signal: abort.signal,

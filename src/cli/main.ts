@@ -13,5 +13,12 @@ if (!process.env.UV_THREADPOOL_SIZE) {
 }
 tuneAllocator();
 capYoungGeneration();
+// A reader that stops early (`pixbatch convert … --dry-run | head`) closes our stdout: stop quietly,
+// as Unix tools do on SIGPIPE, instead of dying with an unhandled EPIPE. Outputs are only ever
+// renamed into place whole, so stopping here leaves nothing half-written behind.
+process.stdout.on('error', (err: NodeJS.ErrnoException) => {
+  if (err.code !== 'EPIPE') throw err;
+  process.exit(typeof process.exitCode === 'number' ? process.exitCode : 0);
+});
 const { run } = await import('./program.js');
 process.exitCode = await run(process.argv);

@@ -6,6 +6,7 @@ import type { PriceTable, ResolvedConfig } from '../config/schema.js';
 import { costOfNodeTime } from '../cost/estimate.js';
 import { formatMoney } from '../cost/format.js';
 import { priceLabel } from '../cost/prices.js';
+import { batchRoleNote } from '../batch/node-identity.js';
 import { invalidOption, UsageError } from '../errors.js';
 // The Azure management SDK loads only when a command reaches the pool, not for `--print` or a refused delete.
 import type { PoolTarget } from '../pool/client.js';
@@ -120,6 +121,9 @@ export async function createPoolCommand(opts: CommonOpts & { autoscale?: boolean
       ? `pool ${poolId} created: ${config.batch.vmSize}, autoscaled between ${config.batch.minNodes} and ${config.batch.maxNodes} nodes\n`
       : `pool ${poolId} created: ${config.batch.vmSize}, ${config.batch.dedicatedNodes} dedicated + ${config.batch.spotNodes} spot nodes\n`,
   );
+  // The identity is the nodes' only way into Batch for scheduled runs: say which role it needs there.
+  const batchAccountId = `/subscriptions/${config.azure.subscriptionId}/resourceGroups/${target.resourceGroup}/providers/Microsoft.Batch/batchAccounts/${target.accountName}`;
+  process.stderr.write(`${batchRoleNote({ identityResourceId: config.identity.resourceId!, batchAccountId })}\n`);
   const state = opts.wait === false ? created : await waitAndReport(target, poolId, opts);
   print(state, opts, opts.wait === false ? `pool ${poolId} accepted` : `pool ${poolId} is ready`, config.prices);
 }

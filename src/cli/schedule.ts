@@ -1,4 +1,5 @@
 import { Command } from 'commander';
+import { batchRoleNote } from '../batch/node-identity.js';
 import { addConversionOptions, conversionOptionsFrom, type ConvertFlags } from './convert.js';
 
 interface ScheduleCreateFlags extends ConvertFlags {
@@ -40,7 +41,7 @@ export function registerSchedule(program: Command): void {
       .argument('<destination>', 'Blob Storage location for the outputs'),
   )
     .requiredOption('--pool <id>', 'the Azure Batch pool that runs each job')
-    .option('--every <duration>', 'recurrence, ISO 8601 (PT1H, P1D) or minutes', 'PT1H')
+    .option('--every <duration>', 'recurrence, ISO 8601 (PT1H, P1D) or minutes; at least one minute', 'PT1H')
     .option('--start <time>', 'no run before this time (ISO 8601); by default the first run is now')
     .option('--end <time>', 'no run after this time (ISO 8601)')
     .option('--batch-account-url <url>', 'Batch account endpoint, https://ACCOUNT.REGION.batch.azure.com (AZURE_BATCH_ENDPOINT)')
@@ -50,11 +51,14 @@ export function registerSchedule(program: Command): void {
     .option('--max-task-time <duration>', 'longest one task may run, ISO 8601 or minutes', 'PT1H')
     .option('--identity-resource-id <id>', "user-assigned identity that downloads the bundle (default: the pool's)")
     .option('--identity-client-id <id>', "client id the tasks sign in with (default: the pool's identity)")
+    .option('--notify <url|mailto:address>', "tell this webhook URL or mailto:ADDRESS when each run's report is written (repeatable; default: notify.to of the config file)", (v: string, p: string[] = []) => [...p, v])
     .option('--json', 'print the result as JSON')
+    .addHelpText('after', `\n${batchRoleNote()}\n`)
     .action(async (scheduleId: string, source: string, destination: string, flags: ScheduleCreateFlags & { json?: boolean }) => {
       const { createSchedule } = await import('../batch/schedule.js');
       const created = await createSchedule({
         ...conversionOptionsFrom(flags),
+        ...(await (await import('../config/notify.js')).notifySettings(flags)),
         scheduleId,
         source,
         destination,

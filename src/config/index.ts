@@ -5,3 +5,5 @@ export { configFileSchema, priceTableSchema, DEFAULTS } from './schema.js';
 export type { ConfigFile, PriceTable, ResolvedConfig } from './schema.js';
 export { starterConfig, writeStarterConfig } from './starter.js';
 export { addConfigFlags } from './flags.js';
+export { notifySettings } from './notify.js';
+export type { NotifySettings } from './notify.js';

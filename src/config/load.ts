@@ -11,7 +11,9 @@ import {
   type ResolvedConfig,
 } from './schema.js';
 
-export const CONFIG_FILE_NAME = 'pixbatch.config.json';
+import { CONFIG_FILE_NAME } from './file-name.js';
+
+export { CONFIG_FILE_NAME };
 
 /**
  * Command-line values, as commander hands them over (strings or numbers). Unknown keys are ignored,
@@ -86,6 +88,8 @@ export const SETTINGS: readonly Setting[] = [
   { path: 'storage.inputContainer', env: ['PIXBATCH_INPUT_CONTAINER'], kind: 'string' },
   { path: 'storage.outputContainer', env: ['PIXBATCH_OUTPUT_CONTAINER'], kind: 'string' },
   { path: 'storage.scriptsContainer', env: ['PIXBATCH_SCRIPTS_CONTAINER'], kind: 'string' },
+  { path: 'notify.emailEndpoint', env: ['PIXBATCH_EMAIL_ENDPOINT'], kind: 'string' },
+  { path: 'notify.emailSender', env: ['PIXBATCH_EMAIL_SENDER'], kind: 'string' },
 ];
 
 function flagName(flag: string): string {
@@ -192,7 +196,7 @@ export async function loadConfig(options: LoadConfigOptions = {}): Promise<Resol
   const fromEnv = layerFrom('env', env);
   const fromFlags = layerFrom('flags', flags);
 
-  const section = <K extends 'azure' | 'batch' | 'identity' | 'storage'>(key: K) => ({
+  const section = <K extends 'azure' | 'batch' | 'identity' | 'storage' | 'notify'>(key: K) => ({
     ...DEFAULTS[key],
     ...(fromFile[key] ?? {}),
     ...(fromEnv[key] ?? {}),
@@ -203,6 +207,7 @@ export async function loadConfig(options: LoadConfigOptions = {}): Promise<Resol
     batch: section('batch') as ResolvedConfig['batch'],
     identity: section('identity'),
     storage: section('storage') as ResolvedConfig['storage'],
+    notify: section('notify') as ResolvedConfig['notify'],
     prices: mergePrices(DEFAULTS.prices, fromFile.prices),
     ...(file ? { file } : {}),
   };

@@ -79,6 +79,16 @@ export const configFileSchema = z.strictObject({
     })
     .partial(),
   prices: priceTableSchema.partial(),
+  notify: z
+    .strictObject({
+      /** Told when every job ends unless `--notify` is given: webhook URLs and `mailto:ADDRESS`. */
+      to: z.array(nonEmpty.regex(/^(https?:\/\/|mailto:)/i, 'expected an http(s):// URL or mailto:ADDRESS')),
+      /** Communication Services endpoint for `mailto:` targets, `https://RESOURCE.communication.azure.com`. */
+      emailEndpoint: z.url({ protocol: /^https$/, error: 'expected an https:// URL such as https://RESOURCE.communication.azure.com' }),
+      /** Sender address of a domain linked to that resource. */
+      emailSender: nonEmpty.regex(/^[^\s@]+@[^\s@]+\.[^\s@]+$/, 'expected an email address such as DoNotReply@DOMAIN'),
+    })
+    .partial(),
 }).partial();
 
 export type ConfigFile = z.infer<typeof configFileSchema>;
@@ -101,6 +111,7 @@ export interface ResolvedConfig {
   };
   identity: { resourceId?: string; clientId?: string };
   storage: { account?: string; inputContainer: string; outputContainer: string; scriptsContainer: string };
+  notify: { to: string[]; emailEndpoint?: string; emailSender?: string };
   prices: PriceTable;
   /** The config file that was read, if any. */
   file?: string;
@@ -119,6 +130,7 @@ export const DEFAULTS = {
   },
   identity: {},
   storage: { inputContainer: 'images', outputContainer: 'converted', scriptsContainer: 'scripts' },
+  notify: { to: [] as string[] },
   prices: DEFAULT_PRICES,
 } satisfies Omit<ResolvedConfig, 'file'>;
 

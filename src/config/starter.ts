@@ -19,6 +19,8 @@ export function starterConfig(values: { subscriptionId?: string; resourceGroup?:
       clientId: '00000000-0000-0000-0000-000000000000',
     },
     storage: { account: 'pixbatchstorage', inputContainer: 'images', outputContainer: 'converted', scriptsContainer: 'scripts' },
+    // Nobody is told until `to` names someone: webhook URLs or mailto:ADDRESS (docs/notifications.md).
+    notify: { to: [], emailEndpoint: 'https://pixbatch-acs.communication.azure.com', emailSender: 'DoNotReply@your-domain.azurecomm.net' },
     prices: DEFAULT_PRICES,
   };
 }

@@ -1,6 +1,6 @@
 import { readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { join, resolve } from 'node:path';
 import type { ImageRecord, Report, Store, Summary } from '../interfaces.js';
 import { resolveOptions, type ConvertOptions } from '../options.js';
 import { plan, type PlannedItem } from '../plan/plan.js';
@@ -26,8 +26,9 @@ async function storeFor(location: string | Store, role: 'source' | 'destination'
 export async function convert(options: ConvertOptions): Promise<Summary> {
   const resolved = resolveOptions(options);
   // The webhook and the HTML page load only when asked for, so a plain run starts without them.
-  const notifier = options.notify ? await import('../report/notify.js') : undefined;
-  notifier?.checkNotifyUrl(options.notify!);
+  const notifier = options.notify?.length ? await import('../report/notify.js') : undefined;
+  const targets = notifier?.checkNotifyTargets(options.notify, options.email) ?? [];
+  const told = { email: options.email, hints: { report: reportHints(options) } };
   const nested =
     typeof options.source === 'string' && typeof options.destination === 'string' ? nestedFolder(options.source, options.destination) : undefined;
   const source = await storeFor(options.source, 'source', nested ? [nested] : undefined);
@@ -58,7 +59,7 @@ export async function convert(options: ConvertOptions): Promise<Summary> {
       await writeHtmlReport(options.htmlReport, JSON.parse(await readFile(reportPath, 'utf8')) as Report);
       if (!options.report) await rm(reportPath, { force: true });
     }
-    if (notifier && !resolved.dryRun) await notifier.notifyJobEnd(options.notify!, summary, { signal: options.signal });
+    if (notifier && !resolved.dryRun) await notifier.notifyAll(targets, summary, { ...told, signal: options.signal });
     return summary;
   } catch (err) {
     await report?.abandon();
@@ -69,13 +70,21 @@ export async function convert(options: ConvertOptions): Promise<Summary> {
         source: source.location, destination: destination.location, spec: resolved.spec,
         error: err instanceof Error ? err.message : String(err),
       };
-      await notifier.notifyJobEnd(options.notify!, failed, { outcome: 'failed' });
+      await notifier.notifyAll(targets, failed, { ...told, outcome: 'failed' });
     }
     throw err;
   } finally {
     await source.close?.();
     await destination.close?.();
   }
+}
+
+/** Where a mail says the run's reports are. */
+function reportHints(options: ConvertOptions): string[] {
+  return [
+    ...(options.report ? [`report: ${resolve(options.report)}`] : []),
+    ...(options.htmlReport ? [`HTML report: ${resolve(options.htmlReport)}`] : []),
+  ];
 }
 
 /** Plans without converting: what would be converted is recorded as `planned`. */

@@ -1,9 +1,10 @@
 import { createHmac, randomUUID, timingSafeEqual } from 'node:crypto';
-import { setTimeout as sleep } from 'node:timers/promises';
-import pRetry, { AbortError } from 'p-retry';
+import { AbortError } from 'p-retry';
 import { UsageError } from '../errors.js';
 import type { Summary } from '../interfaces.js';
 import { VERSION } from '../version.js';
+import { retryAfterMs, withDeliveryRetries } from './delivery-retry.js';
+import { mailtoAddress, resolveEmailSettings, sendJobEndMail, type EmailSettings, type MailHints } from './email.js';
 
 /** How a job ended, as the webhook's `X-Pixbatch-Outcome` header says. */
 export type JobOutcome = 'success' | 'partial' | 'failed';
@@ -32,6 +33,12 @@ export interface NotifyOptions {
   onRetry?: (info: { attempt: number; retriesLeft: number; error: Error }) => void | Promise<void>;
   /** Where the warning goes when the notification could not be delivered (default: stderr). */
   warn?: (message: string) => void;
+  /** For `mailto:` targets: the Communication Services endpoint, sender and credential (default: environment). */
+  email?: EmailSettings;
+  /** For `mailto:` targets: where the report is, shown at the end of the mail. */
+  hints?: MailHints;
+  /** For `mailto:` targets: wait between looks at the send operation when the service names none. */
+  pollIntervalMs?: number;
 }
 
 export interface NotifyResult {
@@ -62,6 +69,49 @@ export function checkNotifyUrl(url: string): URL {
     throw new UsageError(`Expected an http:// or https:// URL for notify but received "${parsed.protocol}" URL`);
   }
   return parsed;
+}
+
+/**
+ * Checks `--notify` values (and `notify.to` in the config file) before the job starts: each is an http(s)
+ * webhook URL or `mailto:ADDRESS`; with any `mailto:` the email settings must be complete too.
+ * Returns the targets as given, for `notifyAll`.
+ */
+export function checkNotifyTargets(targets: string | readonly string[] | undefined, email?: EmailSettings): string[] {
+  const list = targets === undefined ? [] : typeof targets === 'string' ? [targets] : [...targets];
+  let mail = false;
+  for (const t of list) {
+    if (mailtoAddress(t)) mail = true;
+    else checkNotifyUrl(t);
+  }
+  if (mail) resolveEmailSettings(email);
+  return list;
+}
+
+/**
+ * Tells every target that the job ended: a POST per webhook URL, and one mail to all `mailto:` addresses.
+ * Never throws for a delivery problem; each one that fails is a warning.
+ *
+ * @example
+ * await notifyAll(['https://hooks.example.com/pixbatch', 'mailto:ops@example.com'], summary);
+ */
+export async function notifyAll(targets: readonly string[], summary: Summary, options: NotifyOptions = {}): Promise<NotifyResult[]> {
+  const addresses = targets.map(mailtoAddress).filter((a): a is string => a !== undefined);
+  const hooks = targets.filter((t) => mailtoAddress(t) === undefined);
+  const sends: Array<Promise<NotifyResult>> = hooks.map((url) => notifyJobEnd(url, summary, options));
+  if (addresses.length) sends.push(mailJobEnd([...new Set(addresses)], summary, options));
+  return Promise.all(sends);
+}
+
+async function mailJobEnd(addresses: string[], summary: Summary, options: NotifyOptions): Promise<NotifyResult> {
+  const warn = options.warn ?? ((m: string) => process.stderr.write(`${m}\n`));
+  try {
+    return await sendJobEndMail(addresses, summary, { ...options, outcome: options.outcome ?? outcomeOf(summary) });
+  } catch (err) {
+    // Settings that went missing since the check (or the mail SDK failing to load) must not end the job either.
+    const error = err instanceof Error ? err.message : String(err);
+    warn(`pixbatch: warning: job-end mail to ${addresses.join(', ')} not sent: ${error}`);
+    return { delivered: false, attempts: 0, error };
+  }
 }
 
 /** `sha256=<hex>`: HMAC-SHA256 with the secret over `<timestamp>.<body>`. */
@@ -104,14 +154,6 @@ class HttpStatusError extends Error {
   }
 }
 
-function retryAfterMs(header: string | null): number | undefined {
-  if (!header) return undefined;
-  const seconds = Number(header);
-  if (Number.isFinite(seconds) && seconds >= 0) return seconds * 1000;
-  const at = Date.parse(header);
-  return Number.isFinite(at) ? Math.max(0, at - Date.now()) : undefined;
-}
-
 function describe(err: unknown): string {
   if (!(err instanceof Error)) return String(err);
   const cause = (err as { cause?: { code?: string; message?: string } }).cause;
@@ -120,7 +162,8 @@ function describe(err: unknown): string {
 }
 
 /**
- * POSTs the job's summary (the same JSON `--json` prints) to `url` when a job ends. Network errors,
+ * POSTs the job's summary (the same JSON `--json` prints) to `url` when a job ends (a `mailto:` URL is mailed instead,
+ * see `notifyAll`). Network errors,
  * timeouts, 5xx and 429 are retried with exponential backoff; other answers are final. With a secret
  * (option or `PIXBATCH_WEBHOOK_SECRET`) the body is signed: see `signWebhook`. Never throws for a delivery
  * problem: a notification that cannot be delivered is a warning, not a failed job.
@@ -130,12 +173,13 @@ function describe(err: unknown): string {
  * await notifyJobEnd('https://hooks.example.com/pixbatch', summary);
  */
 export async function notifyJobEnd(url: string, summary: Summary, options: NotifyOptions = {}): Promise<NotifyResult> {
+  const address = mailtoAddress(url);
+  if (address) return mailJobEnd([address], summary, options);
   const target = checkNotifyUrl(url);
   const secret = options.secret ?? process.env[SECRET_ENV] ?? '';
   const outcome = options.outcome ?? outcomeOf(summary);
   const body = JSON.stringify(summary);
   const delivery = randomUUID();
-  const maxDelayMs = options.maxDelayMs ?? 30_000;
   const warn = options.warn ?? ((m: string) => process.stderr.write(`${m}\n`));
   let attempts = 0;
   let status: number | undefined;
@@ -171,20 +215,7 @@ export async function notifyJobEnd(url: string, summary: Summary, options: Notif
   };
 
   try {
-    await pRetry(attempt, {
-      retries: options.retries ?? 5,
-      minTimeout: options.minDelayMs ?? 1000,
-      maxTimeout: maxDelayMs,
-      factor: 2,
-      randomize: true,
-      signal: options.signal,
-      onFailedAttempt: async ({ error, attemptNumber, retriesLeft }) => {
-        if (retriesLeft <= 0 || options.signal?.aborted) return;
-        await options.onRetry?.({ attempt: attemptNumber, retriesLeft, error });
-        const wait = error instanceof HttpStatusError ? error.retryAfterMs : undefined;
-        if (wait) await sleep(Math.min(wait, maxDelayMs), undefined, { signal: options.signal });
-      },
-    });
+    await withDeliveryRetries(attempt, options, (error) => (error instanceof HttpStatusError ? error.retryAfterMs : undefined));
     return { delivered: true, attempts, status };
   } catch (err) {
     const error = describe(err);

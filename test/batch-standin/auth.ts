@@ -1,5 +1,6 @@
-// Request authentication as the Batch service checks it: a bearer token it was told to accept,
-// a job-scoped authentication token it issued to a job manager task, or the account's shared key.
+// Request authentication as the Batch service checks it: a bearer token it was told to accept, a
+// Microsoft Entra token for a managed identity holding a role on the account, or the account's shared key.
+// (Task authentication tokens were retired in September 2024: the service no longer issues them.)
 import { createHmac, timingSafeEqual } from 'node:crypto';
 import type { IncomingMessage } from 'node:http';
 import { ServiceError } from './validate.js';
@@ -26,9 +27,11 @@ export function stringToSignFor(req: IncomingMessage, accountName: string): stri
   };
   let s = `${req.method}\n`;
   for (const name of STANDARD) {
-    const v = h(name);
-    const empty = (name === 'content-length' && v === '0') || (name === 'date' && h('ocp-date') !== '');
-    s += `${empty ? '' : v}\n`;
+    let v = h(name);
+    // Content-Length as the official SDKs sign it: "0" when a request other than GET or HEAD carries none.
+    if (name === 'content-length' && v === '' && req.method !== 'GET' && req.method !== 'HEAD') v = '0';
+    if (name === 'date' && h('ocp-date') !== '') v = '';
+    s += `${v}\n`;
   }
   for (const name of Object.keys(req.headers).filter((n) => n.startsWith('ocp-')).sort()) s += `${name}:${h(name).trim()}\n`;
   const [rawPath, rawQuery = ''] = (req.url ?? '/').split('?');
@@ -40,11 +43,29 @@ export function stringToSignFor(req: IncomingMessage, accountName: string): stri
   return s;
 }
 
-export type Principal = { kind: 'account' } | { kind: 'job'; jobId: string };
+export type Principal = { kind: 'account' } | { kind: 'identity'; objectId: string };
+
+/** The audience of a Microsoft Entra token for the Batch data plane (scope `https://batch.core.windows.net//.default`). */
+const BATCH_AUDIENCE = /^https:\/\/batch\.core\.windows\.net\/?$/;
+
+/**
+ * The claims of a JWT for Batch, or undefined when it is not one. As Azurite's `--oauth basic` does, the
+ * audience, expiry and not-before times are checked and the signature is not (the tokens come from a loopback endpoint).
+ */
+function batchTokenClaims(token: string): { oid?: string; exp?: number; nbf?: number; aud?: string } | undefined {
+  const parts = token.split('.');
+  if (parts.length !== 3) return undefined;
+  try {
+    const claims = JSON.parse(Buffer.from(parts[1]!, 'base64url').toString('utf8')) as { oid?: string; exp?: number; nbf?: number; aud?: string };
+    return typeof claims === 'object' && claims !== null ? claims : undefined;
+  } catch {
+    return undefined;
+  }
+}
 
 export function authenticate(
   req: IncomingMessage,
-  opts: { accountName: string; accountKey: string; acceptTokens: Set<string>; jobTokens: Map<string, string> },
+  opts: { accountName: string; accountKey: string; acceptTokens: Set<string>; identities: Set<string> },
 ): Principal {
   const auth = req.headers.authorization;
   if (!auth) {
@@ -60,9 +81,16 @@ export function authenticate(
   if (bearer) {
     const token = bearer[1]!.trim();
     if (opts.acceptTokens.has(token)) return { kind: 'account' };
-    const jobId = opts.jobTokens.get(token);
-    if (jobId !== undefined) return { kind: 'job', jobId };
-    throw failed('The bearer token is not valid for this account.');
+    const claims = batchTokenClaims(token);
+    if (!claims) throw failed('The bearer token is not valid for this account.');
+    const now = Date.now() / 1000;
+    if (!BATCH_AUDIENCE.test(claims.aud ?? '')) throw failed(`The token's audience ${claims.aud ?? '(none)'} is not https://batch.core.windows.net/.`);
+    if (!(typeof claims.exp === 'number' && claims.exp > now) || (typeof claims.nbf === 'number' && claims.nbf > now + 300)) throw failed('The token has expired or is not yet valid.');
+    // A valid token of an identity with no role on the account is authenticated but not authorized.
+    if (!claims.oid || !opts.identities.has(claims.oid)) {
+      throw new ServiceError(403, 'AuthorizationFailure', 'This request is not authorized to perform this operation.');
+    }
+    return { kind: 'identity', objectId: claims.oid };
   }
   const shared = /^SharedKey\s+([^:]+):(.+)$/.exec(auth);
   if (!shared) throw failed('The authorization header is neither a bearer token nor a shared key.');

@@ -12,6 +12,7 @@ import { BATCH_API_VERSION, MAX_COLLECTION_BODY_BYTES, MAX_TASKS_PER_COLLECTION 
 import type { BatchJobScheduleSpec, BatchJobSpec, BatchTaskSpec, JobPatch } from '../../src/batch/client.js';
 import { authenticate, type Principal } from './auth.js';
 import { applySelect, compileFilter } from './odata.js';
+import { refuseRetiredProperties } from './retired.js';
 import { BatchService } from './service.js';
 import { makeCertificate } from '../harness/certificate.js';
 import type { BatchStandIn, RecordedCall, StandInOptions } from './types.js';
@@ -41,6 +42,29 @@ interface Ctx {
   principal: Principal;
 }
 
+/**
+ * Query parameters as the documented examples send them: `$filter`, `$select`, `$expand` with a literal `$`,
+ * values percent-encoded. Stricter than the service is known to be, so a client that drifts fails a test:
+ * a `%24` name may be ignored by the service (the filter silently dropped), and a `+` in a value has been read
+ * as a space inside DateTime literals (Azure/Batch issue 176).
+ */
+function checkQueryEncoding(rawQuery: string): void {
+  for (const part of rawQuery.split('&')) {
+    if (!part) continue;
+    const eq = part.indexOf('=');
+    const name = eq < 0 ? part : part.slice(0, eq);
+    const value = eq < 0 ? '' : part.slice(eq + 1);
+    const bad = /%24/i.test(name) ? 'the name has %24 where the service expects a literal $' : value.includes('+') ? 'the value has a + (write a space as %20, a plus as %2B)' : undefined;
+    if (bad) {
+      throw new ServiceError(400, 'InvalidQueryParameterValue', 'The value for one of the query parameters specified in the request URI is invalid.', [
+        { key: 'QueryParameterName', value: decodeURIComponent(name) },
+        { key: 'QueryParameterValue', value },
+        { key: 'Reason', value: bad },
+      ]);
+    }
+  }
+}
+
 type Reply = { status: number; body?: unknown; raw?: Buffer; headers?: Record<string, string> };
 type Handler = (ctx: Ctx) => Reply | Promise<Reply>;
 
@@ -62,7 +86,8 @@ export async function startBatchStandIn(options: StandInOptions = {}): Promise<B
   const accountKey = options.accountKey ?? randomBytes(64).toString('base64');
   const poolId = options.poolId ?? 'pixbatch-pool';
   const acceptTokens = new Set(options.acceptTokens ?? []);
-  const useTls = options.tls === true || acceptTokens.size > 0;
+  const identities = new Set(options.identities ?? []);
+  const useTls = options.tls === true || acceptTokens.size > 0 || identities.size > 0;
   const calls: RecordedCall[] = [];
   const pageSize = options.defaultPageSize ?? 1000;
   let throttle = { left: 0, status: 503, retryAfter: 1 };
@@ -89,10 +114,10 @@ export async function startBatchStandIn(options: StandInOptions = {}): Promise<B
     if (skip + max < filtered.length) {
       // Back through the door the request came in by (TLS or the plain one).
       const base = `${(ctx.req.socket as { encrypted?: boolean }).encrypted ? 'https' : 'http'}://${ctx.req.headers.host}`;
-      const next = new URL(`${base}${ctx.req.url!.split('?')[0]}`);
-      for (const [k, v] of ctx.query) if (k !== '$skiptoken' && k !== 'timeout') next.searchParams.set(k, v);
-      next.searchParams.set('$skiptoken', `o${skip + max}`);
-      body['odata.nextLink'] = next.toString();
+      // Written as the service writes it: `$` names literal, values percent-encoded.
+      const params = [...ctx.query].filter(([k]) => k !== '$skiptoken' && k !== 'timeout').map(([k, v]) => `${k}=${encodeURIComponent(v)}`);
+      params.push(`$skiptoken=o${skip + max}`);
+      body['odata.nextLink'] = `${base}${ctx.req.url!.split('?')[0]}?${params.join('&')}`;
     }
     return { status: 200, body };
   };
@@ -231,11 +256,9 @@ export async function startBatchStandIn(options: StandInOptions = {}): Promise<B
         const code = throttle.status === 429 ? 'TooManyRequests' : throttle.status === 503 ? 'ServerBusy' : 'InternalError';
         throw new ServiceError(throttle.status, code, 'The server is busy.', [], { 'retry-after': String(throttle.retryAfter) });
       }
-      const principal = authenticate(req, { accountName, accountKey, acceptTokens, jobTokens: service.jobTokens });
+      const principal = authenticate(req, { accountName, accountKey, acceptTokens, identities });
       if (!r) throw new ServiceError(404, 'ResourceNotFound', 'The specified resource does not exist.');
-      if (principal.kind === 'job' && !(path.startsWith('/jobs/') && params[0]?.toLowerCase() === principal.jobId.toLowerCase())) {
-        throw new ServiceError(403, 'AuthorizationFailure', 'This request is not authorized to perform this operation.');
-      }
+      checkQueryEncoding(rawQuery);
       const apiVersion = query.get('api-version');
       if (!apiVersion) {
         throw new ServiceError(400, 'MissingRequiredQueryParameter', 'A query parameter that is mandatory for this request is not specified.', [
@@ -261,11 +284,14 @@ export async function startBatchStandIn(options: StandInOptions = {}): Promise<B
             { key: 'PropertyName', value: 'body' },
           ]);
         }
+        let parsed: unknown;
         try {
-          return JSON.parse(text) as unknown;
+          parsed = JSON.parse(text);
         } catch {
           throw new ServiceError(400, 'InvalidRequestBody', 'The specified Request Body is not syntactically valid.');
         }
+        refuseRetiredProperties(parsed);
+        return parsed;
       };
       reply(await r.handler({ req, params, query, body, principal }));
     } catch (err) {

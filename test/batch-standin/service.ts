@@ -45,7 +45,7 @@ interface Attempt {
 
 interface TaskRec {
   job: JobRec;
-  spec: BatchTaskSpec & Partial<Pick<JobManagerTask, 'killJobOnCompletion' | 'authenticationTokenSettings'>>;
+  spec: BatchTaskSpec & Partial<Pick<JobManagerTask, 'killJobOnCompletion'>>;
   isJobManager: boolean;
   state: TaskState;
   previousState?: TaskState;
@@ -117,8 +117,6 @@ export class BatchService {
   readonly jobs = new Map<string, JobRec>();
   readonly schedules = new Map<string, ScheduleRec>();
   readonly nodes: NodeRec[];
-  /** Tokens issued to job manager tasks, each good for its own job only. */
-  readonly jobTokens = new Map<string, string>();
   private readonly failures: Array<Required<Omit<FailTaskSpec, 'taskId'>> & { taskId?: string }> = [];
   private readonly listeners = new Set<() => void>();
   private readonly running = new Set<Promise<unknown>>();
@@ -554,7 +552,7 @@ export class BatchService {
         await writeFile(join(dir, 'stderr.txt'), `${(err as Error).message}\n`);
         continue;
       }
-      const env = this.environment(node, job, prep.id ?? 'jobpreparation', dir, i, prep.environmentSettings, false);
+      const env = this.environment(node, job, prep.id ?? 'jobpreparation', dir, i, prep.environmentSettings);
       const r = await this.spawnIn(node, attempt, prep.commandLine, dir, env, prep.constraints?.maxWallClockTime);
       // Running out of time fails the preparation, not the task waiting for it.
       if (attempt.stoppedBy === 'walltime') attempt.stoppedBy = undefined;
@@ -576,11 +574,6 @@ export class BatchService {
     delete t.exec.failureInfo;
     delete t.exec.result;
     this.setTaskState(t, 'running');
-    if (t.isJobManager && t.spec.authenticationTokenSettings?.access?.includes('job')) {
-      const token = randomBytes(24).toString('base64url');
-      this.jobTokens.set(token, job.spec.id);
-      (t as TaskRec & { token?: string }).token = token;
-    }
     try {
       await downloadResourceFiles(t.spec.resourceFiles, wd, this.downloadOptions());
     } catch (err) {
@@ -594,7 +587,7 @@ export class BatchService {
       await writeFile(join(dir, 'stderr.txt'), injected.stderr);
       return this.finishAttempt(t, injected.exitCode);
     }
-    const env = this.environment(node, job, t.spec.id, dir, t.exec.retryCount, t.spec.environmentSettings, true, t);
+    const env = this.environment(node, job, t.spec.id, dir, t.exec.retryCount, t.spec.environmentSettings);
     const r = await this.spawnIn(node, t.attempt!, t.spec.commandLine, dir, env, t.spec.constraints?.maxWallClockTime);
     if (t.attempt?.stoppedBy === 'walltime') {
       return this.finishAttempt(t, r.exitCode ?? undefined, {
@@ -684,8 +677,6 @@ export class BatchService {
     taskDir: string,
     retryCount: number,
     settings: EnvironmentSetting[] | undefined,
-    isTask: boolean,
-    t?: TaskRec,
   ): Record<string, string> {
     const env: Record<string, string> = {
       PATH: process.env.PATH ?? '/usr/local/bin:/usr/bin:/bin',
@@ -716,8 +707,6 @@ export class BatchService {
       env.AZ_BATCH_JOB_PREP_DIR = prepDir;
       env.AZ_BATCH_JOB_PREP_WORKING_DIR = join(prepDir, 'wd');
     }
-    const token = (t as (TaskRec & { token?: string }) | undefined)?.token;
-    if (isTask && token) env.AZ_BATCH_AUTHENTICATION_TOKEN = token;
     return env;
   }
 

@@ -13,6 +13,12 @@ export interface StandInOptions {
    * on HTTPS with a throw-away certificate, since bearer tokens are only sent over TLS.
    */
   acceptTokens?: string[];
+  /**
+   * Managed identities (the `oid` of their tokens) that hold a Batch role on the account, such as the pool's
+   * user-assigned identity: their Microsoft Entra tokens for `https://batch.core.windows.net/` are accepted
+   * (an identity not listed gets 403 AuthorizationFailure). Implies HTTPS, like `acceptTokens`.
+   */
+  identities?: string[];
   tls?: boolean;
   /**
    * Blob Storage the nodes download resource files from (Azurite): the stand-in uses this

@@ -17,7 +17,11 @@ import type { AddressInfo } from 'node:net';
 export interface TokenEndpointOptions {
   /** User-assigned identities that exist; a request for another client_id gets IMDS's 400 "Identity not found". Empty: any. */
   clientIds?: string[];
-  /** Audience written into tokens (default `https://storage.azure.com`); set another to get tokens the service refuses. */
+  /**
+   * Audience written into tokens. By default the one Entra ID gives for the resource asked for: Batch's
+   * (`https://batch.core.windows.net/`) for the Batch scope, otherwise `https://storage.azure.com`. Set
+   * another to get tokens the service refuses.
+   */
   audience?: string;
 }
 
@@ -73,7 +77,7 @@ export async function startTokenEndpoint(options: TokenEndpointOptions = {}): Pr
     const resource = (query.resource ?? '').replace(/\/\.default$/, '');
     const expiresOn = Math.floor(Date.now() / 1000) + 3600;
     send(200, {
-      access_token: makeToken(options.audience ?? 'https://storage.azure.com', clientId),
+      access_token: makeToken(options.audience ?? (/^https:\/\/batch\.core\.windows\.net\/?$/.test(resource) ? resource : 'https://storage.azure.com'), clientId),
       client_id: clientId,
       expires_in: '3600',
       expires_on: String(expiresOn),
