@@ -59,22 +59,26 @@ export interface BlobBenchResult {
 
 const mib = (b: number) => Math.round((b / 2 ** 20) * 10) / 10;
 
-async function upload(service: BlobServiceClient, container: string, dir: string, files: string[]): Promise<void> {
+/** Uploads `files` from `dir` (16 at a time) under `prefix`; returns each file's blob etag. */
+export async function upload(service: BlobServiceClient, container: string, dir: string, files: string[], prefix = ''): Promise<Map<string, string>> {
   const c = service.getContainerClient(container);
   await c.createIfNotExists();
+  const etags = new Map<string, string>();
   let next = 0;
   await Promise.all(
     Array.from({ length: 16 }, async () => {
       while (next < files.length) {
         const f = files[next++]!;
         const data = await readFile(join(dir, f));
-        await c.getBlockBlobClient(f).upload(data, data.length);
+        etags.set(f, (await c.getBlockBlobClient(prefix + f).upload(data, data.length)).etag!);
       }
     }),
   );
+  return etags;
 }
 
-async function listFiles(dir: string): Promise<string[]> {
+/** The JPEGs under `dir`, relative with `/` separators, sorted. */
+export async function listFiles(dir: string): Promise<string[]> {
   const out: string[] = [];
   for (const e of await readdir(dir, { withFileTypes: true, recursive: true })) {
     const parent = e.parentPath ?? (e as unknown as { path: string }).path;

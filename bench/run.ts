@@ -6,6 +6,8 @@
 //   npm run bench -- --quick           a smoke run (100 + 6 + 2 images)
 //   npm run bench -- --only local      also: blob, batch (comma-separated); rss (not by default):
 //                                      peak RSS converting 1,000 then 10,000 images (--rss-counts)
+//   npm run bench -- --only functions  (not by default) 1,000 uploads as Event Grid events through the
+//                                      Functions app against convert() blob → blob, on Azurite (--count)
 //   npm run bench -- --count 5000 --large-count 0 --rounds 3 --presets fast,balanced
 //   npm run bench -- --pixbatch-env MALLOC_ARENA_MAX=2   environment for pixbatch runs only
 //   npm run bench -- --photos DIR      also your own JPEGs (every .jpg/.jpeg under DIR) as a corpus;
@@ -266,6 +268,7 @@ async function main(): Promise<void> {
   }
   if (only.has('blob')) report.blob = await optionalBench('blob.ts', 'runBlobBench');
   if (only.has('batch')) report.batch = await optionalBench('batch.ts', 'runBatchBench');
+  if (only.has('functions')) report.functions = await optionalBench('functions.ts', 'runFunctionsBench');
 
   report.finishedAt = new Date().toISOString();
   await writeFile(join(benchDir, 'last.json'), `${JSON.stringify(report, null, 2)}\n`);

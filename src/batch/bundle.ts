@@ -68,7 +68,7 @@ export function defaultCacheDir(): string {
 }
 
 /** The package root (holds package.json), from src/batch or dist/batch alike. */
-function packageRoot(): string {
+export function packageRoot(): string {
   return fileURLToPath(new URL('../../', import.meta.url));
 }
 
@@ -106,11 +106,15 @@ async function nodeTarball(version: string, cacheDir: string, log?: (line: strin
   return file;
 }
 
-/** Bundles the CLI into one ESM file; `require` is provided because some bundled dependencies are CommonJS. */
-async function bundleScript(root: string, outfile: string): Promise<void> {
+/**
+ * Bundles an entry (`batch/bundle-entry`: src/*.ts when present, else dist/*.js) into one ESM file;
+ * `require` is provided because some bundled dependencies are CommonJS. `external` adds modules the
+ * running environment provides.
+ */
+export async function bundleScript(root: string, outfile: string, entryName = 'batch/bundle-entry', external: string[] = []): Promise<void> {
   const { build } = await import('esbuild');
-  const ts = join(root, 'src', 'batch', 'bundle-entry.ts');
-  const entry = existsSync(ts) ? ts : join(root, 'dist', 'batch', 'bundle-entry.js');
+  const ts = join(root, 'src', `${entryName}.ts`);
+  const entry = existsSync(ts) ? ts : join(root, 'dist', `${entryName}.js`);
   await build({
     entryPoints: [entry],
     outfile,
@@ -118,7 +122,7 @@ async function bundleScript(root: string, outfile: string): Promise<void> {
     platform: 'node',
     format: 'esm',
     target: 'node20',
-    external: EXTERNAL,
+    external: [...EXTERNAL, ...external],
     logLevel: 'error',
     legalComments: 'none',
     minify: true,
@@ -126,7 +130,8 @@ async function bundleScript(root: string, outfile: string): Promise<void> {
   });
 }
 
-async function listFiles(dir: string, base = dir): Promise<string[]> {
+/** Every file under `dir`, relative with `/` separators, sorted (so archives list them in one order). */
+export async function listFiles(dir: string, base = dir): Promise<string[]> {
   const out: string[] = [];
   for (const entry of await readdir(dir, { withFileTypes: true })) {
     const p = join(dir, entry.name);
@@ -134,6 +139,37 @@ async function listFiles(dir: string, base = dir): Promise<string[]> {
     else out.push(relative(base, p).split('\\').join('/'));
   }
   return out.sort();
+}
+
+/**
+ * Copies sharp's linux-x64 packages (and the optional ones that are installed) into `stage/node_modules`,
+ * and pixbatch's PNG encoder to the same place below `stage` when this machine built it, recording
+ * each in `inputs` (the identity of the build).
+ */
+export async function stageNativeParts(stage: string, root: string = packageRoot(), inputs = createHash('sha256')): Promise<void> {
+  for (const { name, from, optional } of NATIVE_PACKAGES) {
+    let src: string;
+    try {
+      src = packageDir(name, from ? packageDir(from, root) : root);
+    } catch (err) {
+      if (optional) continue;
+      throw err;
+    }
+    const dest = join(stage, 'node_modules', name);
+    await cp(src, dest, { recursive: true, verbatimSymlinks: true, filter: (p) => !/[\\/](src|install|docs?)$/.test(p.slice(src.length)) });
+    const pkg = JSON.parse(await readFile(join(src, 'package.json'), 'utf8')) as { version: string };
+    inputs.update(`${name}@${pkg.version}\n`);
+  }
+  // pixbatch's own PNG encoder, when this machine built it: Batch nodes are linux-x64 and it is a
+  // Node-API addon (ABI-stable), so the bundle's Node loads it; the loader looks for it at the same
+  // place below the bundle's root, and falls back to libpng if it does not load there.
+  const addon = join(root, PIXPNG_RELATIVE_PATH);
+  if (process.platform === 'linux' && process.arch === 'x64' && existsSync(addon)) {
+    await mkdir(dirname(join(stage, PIXPNG_RELATIVE_PATH)), { recursive: true });
+    await cp(addon, join(stage, PIXPNG_RELATIVE_PATH));
+    inputs.update(`${PIXPNG_RELATIVE_PATH}\n`);
+    inputs.update(await readFile(addon));
+  }
 }
 
 /**
@@ -158,29 +194,7 @@ export async function buildBundle(options: BuildBundleOptions = {}): Promise<Bun
     const inputs = createHash('sha256');
     inputs.update(`node ${nodeVersion}\n`);
     inputs.update(await readFile(join(stage, BUNDLE_SCRIPT)));
-    for (const { name, from, optional } of NATIVE_PACKAGES) {
-      let src: string;
-      try {
-        src = packageDir(name, from ? packageDir(from, root) : root);
-      } catch (err) {
-        if (optional) continue;
-        throw err;
-      }
-      const dest = join(stage, 'node_modules', name);
-      await cp(src, dest, { recursive: true, verbatimSymlinks: true, filter: (p) => !/[\\/](src|install|docs?)$/.test(p.slice(src.length)) });
-      const pkg = JSON.parse(await readFile(join(src, 'package.json'), 'utf8')) as { version: string };
-      inputs.update(`${name}@${pkg.version}\n`);
-    }
-    // pixbatch's own PNG encoder, when this machine built it: Batch nodes are linux-x64 and it is a
-    // Node-API addon (ABI-stable), so the bundle's Node loads it; the loader looks for it at the same
-    // place below the bundle's root, and falls back to libpng if it does not load there.
-    const addon = join(root, PIXPNG_RELATIVE_PATH);
-    if (process.platform === 'linux' && process.arch === 'x64' && existsSync(addon)) {
-      await mkdir(dirname(join(stage, PIXPNG_RELATIVE_PATH)), { recursive: true });
-      await cp(addon, join(stage, PIXPNG_RELATIVE_PATH));
-      inputs.update(`${PIXPNG_RELATIVE_PATH}\n`);
-      inputs.update(await readFile(addon));
-    }
+    await stageNativeParts(stage, root, inputs);
     const key = inputs.digest('hex').slice(0, 32);
     const cached = join(cacheDir, 'bundles', `pixbatch-${VERSION}-${key}.tar.gz`);
     if (!existsSync(cached)) {

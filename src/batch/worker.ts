@@ -6,6 +6,7 @@ import { JobError } from '../errors.js';
 import { specId } from '../convert/spec.js';
 import { upToDateReason } from '../plan/plan.js';
 import { runPipeline } from '../engine/pipeline.js';
+import { isStorageFailure } from '../engine/retry.js';
 import { openStore } from '../store/index.js';
 import { JobFolder, resultFile, type JobFile } from './job-folder.js';
 
@@ -25,11 +26,6 @@ export interface WorkerOutcome {
   skipped: number;
   failed: number;
 }
-
-/** Failures that are the storage's or the credential's, not the image's: the task must fail so Batch retries it. */
-const STORAGE_CODES = new Set(['READ_FAILED', 'WRITE_FAILED']);
-/** A source deleted since planning is that image's failure: retrying the task would not bring it back. */
-const GONE = /\b(404|ENOENT)\b|does not exist|BlobNotFound/;
 
 /**
  * Converts one shard. A bad image becomes a failed record; a storage or credential fault throws
@@ -72,7 +68,7 @@ export async function runWorker(input: WorkerInput): Promise<WorkerOutcome> {
     try {
       const todo = await doneEarlier(items, destination, options, jobStartMs, add);
       await runPipeline({ items: todo, source, destination, options, onRecord: add, recordTags: tags, signal: input.signal, checkUpToDate: false });
-      const storage = records.filter((r) => r.status === 'failed' && r.code && STORAGE_CODES.has(r.code) && !GONE.test(r.reason ?? ''));
+      const storage = records.filter(isStorageFailure);
       if (storage.length) {
         throw new JobError(`${storage.length} image(s) could not be read or written: ${storage[0]!.reason ?? storage[0]!.code}`, storage[0]!.code);
       }

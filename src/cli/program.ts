@@ -8,6 +8,7 @@ import { registerWorker } from './worker.js';
 import { registerInit } from './init.js';
 import { registerPool } from './pool.js';
 import { registerSchedule } from './schedule.js';
+import { registerFunctions } from './functions.js';
 import { VERSION } from '../version.js';
 import { redact } from '../store/redact.js';
 
@@ -32,6 +33,7 @@ export function buildProgram(): Command {
   registerPool(program);
   // `batch schedule ...` too; scheduled jobs' manager tasks run `batch schedule run-job` from the bundle.
   registerSchedule(program);
+  registerFunctions(program);
   return program;
 }
 

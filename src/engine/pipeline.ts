@@ -27,6 +27,18 @@ export interface PipelineInput {
   recordTags?: Pick<ImageRecord, 'task' | 'node'>;
   retry?: Partial<RetryOptions>;
   signal?: AbortSignal;
+  /** Limits shared by runs in one process (the Functions app runs one per invocation, several at once). */
+  limits?: PipelineLimits;
+}
+
+export interface PipelineLimits {
+  cpu: ReturnType<typeof largestFirst>;
+  io: ReturnType<typeof pLimit>;
+}
+
+/** Conversions bounded by `concurrency`, reads and writes by `ioConcurrency`, as one run bounds them. */
+export function pipelineLimits(options: Pick<ResolvedOptions, 'concurrency' | 'ioConcurrency'>): PipelineLimits {
+  return { cpu: largestFirst(options.concurrency, options.concurrency + options.ioConcurrency), io: pLimit(options.ioConcurrency) };
 }
 
 class ItemFailure extends Error {
@@ -57,8 +69,7 @@ export async function runPipeline(input: PipelineInput): Promise<Summary> {
   const spec = options.spec;
   const id = specId(spec);
   const admit = options.concurrency + options.ioConcurrency;
-  const cpu = largestFirst(options.concurrency, admit);
-  const io = pLimit(options.ioConcurrency);
+  const { cpu, io } = input.limits ?? pipelineLimits(options);
   const summary = new SummaryBuilder();
   const retry = { ...input.retry, signal };
   let fatal: unknown;

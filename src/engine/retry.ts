@@ -1,4 +1,5 @@
 import { setTimeout as sleep } from 'node:timers/promises';
+import type { ImageRecord } from '../interfaces.js';
 
 const TRANSIENT_STATUS = new Set([408, 429, 500, 502, 503, 504]);
 export const TRANSIENT_CODES = new Set([
@@ -57,6 +58,17 @@ export function isFatal(err: unknown): boolean {
   const e = err as { code?: unknown; statusCode?: unknown };
   if (e.statusCode === 401 || e.statusCode === 403) return true;
   return typeof e.code === 'string' && ['ENOSPC', 'EROFS', 'EDQUOT', 'AuthenticationFailed', 'AuthorizationFailure', 'AuthorizationPermissionMismatch'].includes(e.code);
+}
+
+/** A source deleted since its work was handed out is that image's failure: trying again would not bring it back. */
+const GONE = /\b(404|ENOENT)\b|does not exist|BlobNotFound/;
+
+/**
+ * A failed record whose cause is the storage or the credential, not the image: the unit of work (a Batch
+ * task, a Functions invocation) must fail so the platform runs it again.
+ */
+export function isStorageFailure(record: ImageRecord): boolean {
+  return record.status === 'failed' && (record.code === 'READ_FAILED' || record.code === 'WRITE_FAILED') && !GONE.test(record.reason ?? '');
 }
 
 export interface RetryOptions {

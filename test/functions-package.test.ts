@@ -1,0 +1,150 @@
+import { test, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { execFile } from 'node:child_process';
+import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { dirname, join } from 'node:path';
+import { promisify } from 'node:util';
+import yauzl from 'yauzl';
+import { BlobServiceClient } from '@azure/storage-blob';
+import { FUNCTIONS_SCRIPT, type FunctionsPackage } from '../src/functions/package.js';
+import { runPixbatch } from './harness/cli.js';
+import { startAzurite, type Azurite } from './harness/azurite.js';
+import { jpegBuffer } from './harness/images.js';
+import { blobCreatedEvent } from './harness/event-grid.js';
+
+// The zip is the thing tested: it is unpacked to a folder outside this repository and its entry is loaded
+// by a plain `node`, with `@azure/functions-core` (which the Functions host's Node worker provides) standing
+// in only to capture what the v4 programming model registers. The host itself cannot run here: its
+// installer downloads the runtime.
+
+let az: Azurite;
+let work: string;
+
+before(async () => {
+  az = await startAzurite();
+  work = await mkdtemp(join(tmpdir(), 'pixbatch-functions-zip-'));
+});
+
+after(async () => {
+  await az?.stop();
+  if (work) await rm(work, { recursive: true, force: true });
+});
+
+interface ZipEntry {
+  name: string;
+  dosTime: number;
+  dosDate: number;
+  extraFields: number;
+  mode: number;
+  data: Buffer;
+}
+
+async function readZip(file: string): Promise<ZipEntry[]> {
+  const zip = await promisify<string, yauzl.Options, yauzl.ZipFile>(yauzl.open)(file, { lazyEntries: true });
+  const entries: ZipEntry[] = [];
+  await new Promise<void>((resolve, reject) => {
+    zip.on('error', reject);
+    zip.on('end', resolve);
+    zip.on('entry', (e: yauzl.Entry) => {
+      zip.openReadStream(e, (err, stream) => {
+        if (err) return reject(err);
+        const chunks: Buffer[] = [];
+        stream.on('data', (c: Buffer) => chunks.push(c));
+        stream.on('end', () => {
+          entries.push({ name: e.fileName, dosTime: e.lastModFileTime, dosDate: e.lastModFileDate, extraFields: e.extraFields.length, mode: e.externalFileAttributes >>> 16, data: Buffer.concat(chunks) });
+          zip.readEntry();
+        });
+      });
+    });
+    zip.readEntry();
+  });
+  return entries;
+}
+
+// Stands in for the host's worker: answers `require('@azure/functions-core')` and keeps the registrations.
+const CAPTURE = `
+const Module = require('node:module');
+const registrations = [];
+const core = {
+  setProgrammingModel() {},
+  registerFunction(metadata, handler) { registrations.push({ metadata, handler }); return { dispose() {} }; },
+  registerHook() { return { dispose() {} }; },
+  log() {},
+};
+const load = Module._load;
+Module._load = function (request, ...rest) { return request === '@azure/functions-core' ? core : load.call(this, request, ...rest); };
+globalThis.capturedRegistrations = registrations;
+`;
+
+// Loads the app as the worker does (package.json "main"), then calls the Event Grid function once.
+const DRIVER = `
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { pathToFileURL } from 'node:url';
+const [dir, eventJson] = process.argv.slice(2);
+const pkg = JSON.parse(readFileSync(join(dir, 'package.json'), 'utf8'));
+await import(pathToFileURL(join(dir, pkg.main)).href);
+const regs = globalThis.capturedRegistrations;
+const lines = [];
+const context = { invocationId: 'zip-test', functionName: 'convertBlobCreated', log: (...a) => lines.push(a.join(' ')), warn: (...a) => lines.push(a.join(' ')), error: (...a) => lines.push(a.join(' ')) };
+const eventGrid = regs.find((r) => Object.values(r.metadata.bindings).some((b) => b.type === 'eventGridTrigger'));
+await eventGrid.handler(JSON.parse(eventJson), context);
+process.stdout.write(JSON.stringify({ registrations: regs.map((r) => r.metadata), lines }));
+`;
+
+test('pixbatch functions package writes a zip of fixed form whose entry, under a plain node, registers both triggers and converts a blob', async () => {
+  const run = await runPixbatch(['functions', 'package', '--out', join(work, 'zips', 'functions.zip'), '--json']);
+  assert.equal(run.code, 0, run.stderr);
+  const pkg = JSON.parse(run.stdout) as FunctionsPackage;
+  assert.match(pkg.sha256, /^[0-9a-f]{64}$/);
+  const entries = await readZip(pkg.file);
+  const names = entries.map((e) => e.name);
+  assert.deepEqual(names, [...names].sort(), 'entries sorted');
+  assert.equal(new Set(entries.map((e) => `${e.dosDate}/${e.dosTime}`)).size, 1, 'one fixed time');
+  assert.ok(entries.every((e) => e.extraFields === 0), 'no extra timestamp fields');
+  for (const name of ['host.json', 'package.json', FUNCTIONS_SCRIPT, 'node_modules/sharp/package.json', 'node_modules/@img/sharp-linux-x64/package.json']) {
+    assert.ok(names.includes(name), `${name} in the zip`);
+  }
+  assert.ok(names.some((n) => /^node_modules\/@img\/sharp-libvips-linux-x64\/lib\/libvips-cpp\.so/.test(n)));
+  const host = JSON.parse(entries.find((e) => e.name === 'host.json')!.data.toString());
+  assert.equal(host.version, '2.0');
+  assert.match(host.extensionBundle.id, /ExtensionBundle/);
+  assert.ok(!names.some((n) => n.startsWith('node_modules/@azure/functions')), 'the host provides the runtime side, and the library is bundled');
+
+  const dir = join(work, 'unpacked');
+  for (const e of entries) {
+    await mkdir(dirname(join(dir, e.name)), { recursive: true });
+    await writeFile(join(dir, e.name), e.data, { mode: e.mode & 0o777 });
+  }
+  await writeFile(join(work, 'capture.cjs'), CAPTURE);
+  await writeFile(join(work, 'driver.mjs'), DRIVER);
+
+  const service = BlobServiceClient.fromConnectionString(az.connectionString);
+  const images = service.getContainerClient('images');
+  await images.create();
+  const jpeg = await jpegBuffer(40, 30, 11);
+  const put = await images.getBlockBlobClient('up/zip.jpg').upload(jpeg, jpeg.length);
+  const event = blobCreatedEvent({ account: az.accountName, container: 'images', blob: 'up/zip.jpg', blobEndpoint: az.blobEndpoint, eTag: put.etag });
+
+  const { stdout } = await promisify(execFile)(process.execPath, ['--require', join(work, 'capture.cjs'), join(work, 'driver.mjs'), dir, JSON.stringify(event)], {
+    cwd: work,
+    env: {
+      PATH: process.env.PATH,
+      PIXBATCH_STORAGE: az.connectionString,
+      PIXBATCH_SOURCE: 'az://images/up',
+      PIXBATCH_DESTINATION: 'az://converted',
+      PIXBATCH_TO: 'png',
+    },
+    timeout: 120_000,
+  });
+  const result = JSON.parse(stdout) as { registrations: Array<{ name: string; bindings: Record<string, { type: string; route?: string; methods?: string[] }> }>; lines: string[] };
+  const byName = new Map(result.registrations.map((r) => [r.name, Object.values(r.bindings).map((b) => b.type)]));
+  assert.deepEqual([...byName.keys()].sort(), ['blobCreatedWebhook', 'convertBlobCreated']);
+  assert.ok(byName.get('convertBlobCreated')!.includes('eventGridTrigger'));
+  assert.ok(byName.get('blobCreatedWebhook')!.includes('httpTrigger'));
+  assert.ok(result.lines.some((l) => /^converted zip\.jpg -> zip\.png/.test(l)), result.lines.join('\n'));
+  const out = await service.getContainerClient('converted').getBlobClient('zip.png').downloadToBuffer();
+  assert.equal(out.subarray(1, 4).toString('latin1'), 'PNG');
+  assert.equal(JSON.parse(await readFile(join(dir, 'package.json'), 'utf8')).main, FUNCTIONS_SCRIPT);
+});
