@@ -286,6 +286,7 @@ export async function startArmStandin(options: ArmStandinOptions = {}): Promise<
     const schema = status >= 400 ? CloudError : (body as { type?: string } | undefined)?.type === 'Microsoft.Batch/batchAccounts/pools' ? PoolResponse : undefined;
     const drift = schema && body !== undefined ? responseDrift(schema, body) : [];
     if (drift.length) {
+      process.stderr.write(`arm stand-in: answer drifts from the spec: ${drift.join('; ')}\n`);
       status = 500;
       body = { error: { code: 'InternalServerError', message: `stand-in answer drifts from the spec: ${drift.join('; ')}` } };
     }

@@ -222,6 +222,7 @@ export async function startBatchStandIn(options: StandInOptions = {}): Promise<B
       // A body that drifts from its OpenAPI definition is the stand-in's bug: answer 500 so the test fails.
       const drift = r.body === undefined ? [] : responseDrift(r.status >= 400 ? BatchError : (RESPONSES[call.operation] ?? ANY), r.body);
       if (drift.length) {
+        process.stderr.write(`batch stand-in: ${call.method} ${call.path} answer drifts from the spec: ${drift.join('; ')}\n`);
         r = { status: 500, body: { code: 'InternalError', message: { lang: 'en-US', value: `stand-in answer drifts from the spec: ${drift.join('; ')}` } } };
         call.status = 500;
       }
