@@ -21,6 +21,9 @@ import {
 } from '../src/batch/client.js';
 import { startBatchStandIn, type BatchStandIn } from './batch-standin/index.js';
 import { startAzurite, type Azurite } from './harness/azurite.js';
+import * as spec from './batch-standin/spec/batch-service.js';
+import { responseDrift } from './batch-standin/spec/check.js';
+import { rejectsWith } from './harness/batch-error.js';
 
 function clientFor(s: BatchStandIn, key = s.accountKey): BatchClient {
   return new BatchClient(s.url, new BatchSharedKeyCredential(s.accountName, key), { retryOptions: { retryDelayInMs: 10, maxRetryDelayInMs: 50 } });
@@ -33,18 +36,6 @@ function staticToken(token: string, seen: string[][] = []): TokenCredential {
       return { token, expiresOnTimestamp: Date.now() + 3_600_000 };
     },
   };
-}
-
-async function rejectsWith(p: Promise<unknown>, status: number, code: string): Promise<BatchError> {
-  try {
-    await p;
-  } catch (err) {
-    assert.ok(err instanceof BatchError, `expected a BatchError, got ${String(err)}`);
-    assert.equal(err.statusCode, status, err.message);
-    assert.equal(err.code, code, err.message);
-    return err;
-  }
-  assert.fail(`expected ${status} ${code}`);
 }
 
 const job = (id: string, extra: Partial<BatchJobSpec> = {}): BatchJobSpec => ({ id, poolInfo: { poolId: 'pixbatch-pool' }, ...extra });
@@ -519,6 +510,23 @@ describe('Batch client and stand-in: tasks running on nodes', () => {
     await s.waitForJob('files');
     assert.equal(await readFile(join(s.taskDir('files', 'w')!, 'stdout.txt'), 'utf8'), 'abc');
     assert.equal(await batch.getTaskFile('files', 'w', 'wd/out.txt'), 'out\n');
+  });
+
+  it('parses answers that conform to the response definitions of BatchService.json', async () => {
+    assert.deepEqual(responseDrift(spec.CloudPool, await batch.getPool('pixbatch-pool')), []);
+    for (const id of ['env', 'noident', 'killme', 'files']) {
+      assert.deepEqual(responseDrift(spec.CloudJob, await batch.getJob(id)), [], id);
+      assert.deepEqual(responseDrift(spec.TaskCountsResult, await batch.getTaskCounts(id)), [], id);
+      const all = await collect(batch.listTasks(id));
+      assert.ok(all.length > 0);
+      for (const t of all) assert.deepEqual(responseDrift(spec.CloudTask, t), [], `${id}/${t.id}`);
+    }
+    await batch.addJob(job('conform'));
+    await batch.addTaskCollection('conform', tasks(1, 'c', 'sleep 5'));
+    const results = await batch.addTaskCollection('conform', tasks(2, 'c', 'sleep 5'));
+    assert.deepEqual(results.map((r) => r.status).sort(), ['clienterror', 'success']);
+    assert.deepEqual(responseDrift(spec.TaskAddCollectionResult, { value: results }), []);
+    await batch.terminateJob('conform');
   });
 });
 

@@ -109,6 +109,27 @@ describe('pools against the Resource Manager stand-in', () => {
     });
   });
 
+  test('asks for the pool before creating it, and still sends If-None-Match: * with the create', async () => {
+    await withStandin({}, async (standin, target) => {
+      await createPool(target, 'asked', spec(0, 1));
+      const calls = standin.requests.filter((r) => r.path.endsWith('/pools/asked')).map((r) => r.method);
+      assert.deepEqual(calls, ['GET', 'PUT']);
+      assert.equal(standin.requests.find((r) => r.method === 'PUT')!.headers['if-none-match'], '*');
+    });
+  });
+
+  test('names the permission on the managed identity when assigning it to the pool is refused', async () => {
+    await withStandin({ identityAssignDenied: true }, async (_standin, target) => {
+      await assert.rejects(createPool(target, 'noassign', spec(0, 1)), (err: Error) => {
+        assert.ok(err instanceof JobError);
+        assert.match(err.message, /LinkedAuthorizationFailed/);
+        assert.match(err.message, /Managed Identity Operator \(Microsoft\.ManagedIdentity\/userAssignedIdentities\/\*\/assign\/action\) on that identity/);
+        assert.ok(err.message.includes(IDENTITY), 'names the identity');
+        return true;
+      });
+    });
+  });
+
   test('turns a refused token into a sign-in hint', async () => {
     await withStandin(
       {},

@@ -11,6 +11,7 @@ import { createPool, deletePool, resizePool, setAutoscale } from '../src/pool/op
 import { autoscaleFormula, parseEvaluationInterval } from '../src/pool/formula.js';
 import { describeResizeError } from '../src/pool/resize-errors.js';
 import { UsageError } from '../src/errors.js';
+import { formulaProblems } from './arm-standin/formula.js';
 
 const SUB = '11111111-2222-3333-4444-555555555555';
 const IDENTITY = `/subscriptions/${SUB}/resourceGroups/imaging/providers/Microsoft.ManagedIdentity/userAssignedIdentities/pixbatch-nodes`;
@@ -147,12 +148,48 @@ describe('pool request bodies', () => {
 describe('autoscale formula', () => {
   test('scales from pending tasks between min and max with the spot share, releasing nodes only when their task completes', () => {
     const f = autoscaleFormula({ minNodes: 1, maxNodes: 20, spotShare: 0.75 });
-    assert.match(f, /\$PendingTasks\.GetSample\(1\)/);
-    assert.match(f, /\$nodes = max\(1, min\(20, \$tasks\)\);/);
-    assert.match(f, /\$spotNodes = floor\(\$nodes \* 0\.75\);/);
+    assert.match(f, /\$wanted = max\(1, min\(20, \$tasks\)\);/);
     assert.match(f, /\$TargetLowPriorityNodes = \$spotNodes;/);
     assert.match(f, /\$TargetDedicatedNodes = \$nodes - \$spotNodes;/);
     assert.match(f, /\$NodeDeallocationOption = taskcompletion;/);
+  });
+
+  test('reads no sample until 70% of them exist, as the guard of the documented "Pending tasks" sample does', () => {
+    const f = autoscaleFormula({ minNodes: 2, maxNodes: 20, spotShare: 0.5, sampleMinutes: 3 });
+    const lines = f.split('\n');
+    assert.equal(lines[1], '$samples = $PendingTasks.GetSamplePercent(TimeInterval_Minute * 3);');
+    assert.match(lines[2]!, /^\$tasks = \$samples < 70 \? 2 : max\(\$PendingTasks\.GetSample\(1\), avg\(\$PendingTasks\.GetSample\(TimeInterval_Minute \* 3\)\)\);$/);
+    assert.equal(lines.filter((l) => l.includes('GetSample(')).length, 1, 'GetSample is only called on the far side of the guard');
+  });
+
+  test('uses only the variables, functions and methods the autoscale page documents, with // comments', () => {
+    for (const spotShare of [0, 0.3, 0.75, 1]) {
+      for (const maxNodes of [1, 7, 20, 1000]) {
+        const f = autoscaleFormula({ minNodes: 0, maxNodes, spotShare });
+        assert.deepEqual(formulaProblems(f), [], f);
+        assert.ok(f.split(';').length <= 100 && f.length <= 8192, 'within 100 statements and 8 KB');
+      }
+    }
+    const statements = autoscaleFormula({ minNodes: 0, maxNodes: 9, spotShare: 0.5 }).split('\n').filter((l) => !l.startsWith('//'));
+    assert.doesNotMatch(statements.join('\n'), /floor|ceil|round/);
+  });
+
+  test('asks for whole nodes: pending tasks rounded up, the spot share rounded down, the two adding up', () => {
+    // The arithmetic after the sample reads is also JavaScript: comparisons give true/false, which add as 1/0.
+    const evaluate = (formula: string, tasks: number) => {
+      const body = formula.split('\n').filter((l) => !l.startsWith('//') && !l.includes('GetSample'));
+      const names = [...new Set(formula.match(/\$[A-Za-z]+/g))].filter((n) => n !== '$tasks' && !n.startsWith('$Pending'));
+      const run = new Function('max', 'min', '$tasks', `let ${names.join(', ')}; const taskcompletion = 'taskcompletion'; ${body.join('\n')}; return [$TargetDedicatedNodes, $TargetLowPriorityNodes];`);
+      return run(Math.max, Math.min, tasks) as [number, number];
+    };
+    for (const spotShare of [0, 0.3, 0.5, 0.75, 1]) {
+      const f = autoscaleFormula({ minNodes: 1, maxNodes: 13, spotShare });
+      for (let tasks = 0; tasks <= 16; tasks += 0.5) {
+        const nodes = Math.max(1, Math.min(13, Math.ceil(tasks)));
+        const spot = Math.floor(nodes * Number(spotShare.toFixed(4)));
+        assert.deepEqual(evaluate(f, tasks), [nodes - spot, spot], `share ${spotShare}, ${tasks} pending tasks`);
+      }
+    }
   });
 
   test('refuses min above max and a spot share outside 0-1', () => {

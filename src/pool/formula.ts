@@ -10,9 +10,25 @@ export interface AutoscaleSpec {
 }
 
 /**
- * An autoscale formula driven by pending tasks. Pools run one task slot per node, so the pool
- * wants one node per pending (queued or running) task, between min and max, split between spot
- * and dedicated by `spotShare`. When samples are sparse (a new pool) it trusts the latest sample.
+ * Statements that set `target` to the whole number below `value` (0 <= value < 2 * top), for
+ * formulas: floor() and ceil() are not among the documented autoscale functions, but a comparison
+ * is documented to give 1 or 0, so adding each power of two that still fits is exact.
+ */
+function wholePart(target: string, value: string, limit: number): string[] {
+  const lines = [`${target} = 0;`];
+  for (let p = 2 ** Math.floor(Math.log2(Math.max(1, limit))); p >= 1; p /= 2) {
+    lines.push(`${target} = ${target} + ${p} * ((${value} - ${target}) >= ${p});`);
+  }
+  return lines;
+}
+
+/**
+ * An autoscale formula driven by pending tasks, written only with the variables, functions and
+ * methods the Batch page "Create a formula to automatically scale compute nodes in a Batch pool"
+ * lists. Pools run one task slot per node, so the pool wants one node per pending (queued or
+ * running) task, between min and max, rounded up to whole nodes and split between spot and
+ * dedicated by `spotShare`. Until 70% of the last minutes' samples exist (a new pool has none) it
+ * asks for `minNodes` and reads no samples: the guard of the page's "Pending tasks" sample.
  * Nodes are released only when their task completes, so shrinking never throws work away.
  *
  * @example
@@ -26,15 +42,19 @@ export function autoscaleFormula(spec: AutoscaleSpec): string {
   if (!(spotShare >= 0 && spotShare <= 1)) throw invalidOption('spot-share', 'number between 0 and 1', spotShare);
   const minutes = spec.sampleMinutes ?? 5;
   const share = Number(spotShare.toFixed(4));
+  const spot = share === 0 ? ['$spotNodes = 0;'] : share === 1 ? ['$spotNodes = $nodes;'] : [`$spot = $nodes * ${share};`, ...wholePart('$spotNodes', '$spot', maxNodes)];
   return [
     `// pixbatch: one node per pending task, ${minNodes}-${maxNodes} nodes, ${Math.round(share * 100)}% spot`,
     `$samples = $PendingTasks.GetSamplePercent(TimeInterval_Minute * ${minutes});`,
-    `$tasks = $samples < 70 ? max(0, $PendingTasks.GetSample(1)) : max($PendingTasks.GetSample(1), avg($PendingTasks.GetSample(TimeInterval_Minute * ${minutes})));`,
-    `$nodes = max(${minNodes}, min(${maxNodes}, $tasks));`,
-    `$spotNodes = floor($nodes * ${share});`,
-    `$TargetLowPriorityNodes = $spotNodes;`,
-    `$TargetDedicatedNodes = $nodes - $spotNodes;`,
-    `$NodeDeallocationOption = taskcompletion;`,
+    `$tasks = $samples < 70 ? ${minNodes} : max($PendingTasks.GetSample(1), avg($PendingTasks.GetSample(TimeInterval_Minute * ${minutes})));`,
+    `$wanted = max(${minNodes}, min(${maxNodes}, $tasks));`,
+    '// Whole nodes without floor() or ceil(), which are not documented functions: a comparison is 1 or 0.',
+    ...wholePart('$nodes', '$wanted', maxNodes),
+    '$nodes = $nodes + ($wanted > $nodes);',
+    ...spot,
+    '$TargetLowPriorityNodes = $spotNodes;',
+    '$TargetDedicatedNodes = $nodes - $spotNodes;',
+    '$NodeDeallocationOption = taskcompletion;',
   ].join('\n');
 }
 

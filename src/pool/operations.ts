@@ -52,11 +52,18 @@ export function describePoolState(s: PoolState): string {
   return `${s.allocationState.toLowerCase()}: dedicated ${part(s.currentDedicated, s.targetDedicated)}, spot ${part(s.currentSpot, s.targetSpot)}`;
 }
 
-function serviceError(action: string, poolId: string, err: unknown): Error {
+// Giving a resource a user-assigned identity needs the identity's assign action, which the Managed
+// Identity Operator role grants ("Managed identities for Azure resources frequently asked
+// questions": which Azure RBAC permissions are required to use a managed identity on a resource).
+const ASSIGN_IDENTITY_HINT =
+  'and, to give the pool its managed identity, Managed Identity Operator (Microsoft.ManagedIdentity/userAssignedIdentities/*/assign/action) on that identity';
+
+function serviceError(action: string, poolId: string, err: unknown, identityResourceId?: string): Error {
   const e = err as { statusCode?: number; code?: string; message?: string };
   if (e?.statusCode === 401 || e?.statusCode === 403) {
+    const identity = identityResourceId ? ` ${ASSIGN_IDENTITY_HINT} (${identityResourceId})` : '';
     return new JobError(
-      `${action} pool ${poolId}: not authorised (${e.code ?? e.statusCode}); sign in with "az login" and make sure you hold Contributor on the Batch account`,
+      `${action} pool ${poolId}: not authorised (${e.code ?? e.statusCode}); sign in with "az login" and make sure you hold Contributor on the Batch account${identity}`,
       e.code,
       { cause: err },
     );
@@ -114,13 +121,21 @@ export async function waitForSteady(target: PoolTarget, poolId: string, options:
 }
 
 /**
- * Creates the pool (refusing to replace an existing one) and returns its first state.
+ * Creates the pool (refusing to replace an existing one) and returns its first state. Creating a
+ * pool with a user-assigned identity needs Contributor on the Batch account and Managed Identity
+ * Operator on the identity.
  *
  * @example
  * await createPool(target, 'pixbatch', { vmSize: 'Standard_D2s_v3', dedicatedNodes: 0, spotNodes: 4, identityResourceId });
  * await waitForSteady(target, 'pixbatch', { onProgress: (s) => console.log(describePoolState(s)) });
  */
 export async function createPool(target: PoolTarget, poolId: string, spec: PoolCreateSpec, options: { abortSignal?: AbortSignal } = {}): Promise<PoolState> {
+  const exists = () =>
+    new UsageError(`pool ${poolId} already exists; change it with "pixbatch batch pool resize" or "autoscale", or delete it first`);
+  // Pool_Create documents If-None-Match: '*' ("allow a new pool to be created, but to prevent
+  // updating an existing pool") but not the status of that refusal (its responses are 200 and a
+  // default CloudError). So ask first; the header still guards against a pool made in between.
+  if (await getPool(target, poolId, options)) throw exists();
   try {
     const pool = await target.client.poolOperations.create(target.resourceGroup, target.accountName, poolId, poolCreateBody(spec), {
       ifNoneMatch: '*',
@@ -128,10 +143,9 @@ export async function createPool(target: PoolTarget, poolId: string, spec: PoolC
     });
     return poolState(pool, poolId);
   } catch (err) {
-    if ((err as { statusCode?: number }).statusCode === 412) {
-      throw new UsageError(`pool ${poolId} already exists; change it with "pixbatch batch pool resize" or "autoscale", or delete it first`);
-    }
-    throw serviceError('create', poolId, err);
+    const status = (err as { statusCode?: number }).statusCode;
+    if ((status === 409 || status === 412) && (await getPool(target, poolId, options))) throw exists();
+    throw serviceError('create', poolId, err, spec.identityResourceId);
   }
 }
 

@@ -10,6 +10,8 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { makeCertificate } from './tls.js';
+import { CloudError, firstProblem, PoolRequest, PoolResponse, responseDrift } from './spec.js';
+import { formulaProblems } from './formula.js';
 
 export interface ArmStandinOptions {
   /** The bearer token accepted (default `arm-standin-token`). */
@@ -27,6 +29,8 @@ export interface ArmStandinOptions {
   lroPolls?: number;
   /** Retry-After seconds on 202 answers (default 0, so tests do not wait). */
   retryAfterSeconds?: number;
+  /** The caller may write pools but lacks the assign action on user-assigned identities. */
+  identityAssignDenied?: boolean;
 }
 
 export interface RecordedRequest {
@@ -172,6 +176,22 @@ function checkCreateBody(body: any): void {
   }
 }
 
+/**
+ * Checks a Pool_Create or Pool_Update body against the Pool definition, and an autoscale formula
+ * against the names the autoscale documentation lists.
+ */
+function checkPoolBody(body: unknown): void {
+  const problem = firstProblem(PoolRequest, body);
+  if (problem?.message.startsWith('Could not find member')) {
+    // Resource Manager's answer to a member it cannot deserialize.
+    throw new ArmError(400, 'InvalidRequestContent', `The request content was invalid and could not be deserialized: ${problem.message}`, problem.target);
+  }
+  if (problem) throw invalid(problem.target, problem.message);
+  const formula = (body as { properties?: { scaleSettings?: { autoScale?: { formula?: string } } } }).properties?.scaleSettings?.autoScale?.formula;
+  const names = formula === undefined ? [] : formulaProblems(formula);
+  if (names.length) throw invalid('properties.scaleSettings.autoScale.formula', names.join('; '));
+}
+
 /** Starts the stand-in on an HTTPS loopback port. */
 export async function startArmStandin(options: ArmStandinOptions = {}): Promise<ArmStandin> {
   const dir = await mkdtemp(join(tmpdir(), 'pixbatch-arm-'));
@@ -262,6 +282,14 @@ export async function startArmStandin(options: ArmStandinOptions = {}): Promise<
   }
 
   function send(res: ServerResponse, status: number, body?: unknown, headers: Record<string, string> = {}): void {
+    // An answer that drifts from its OpenAPI definition is the stand-in's bug: answer 500 so the test fails.
+    const schema = status >= 400 ? CloudError : (body as { type?: string } | undefined)?.type === 'Microsoft.Batch/batchAccounts/pools' ? PoolResponse : undefined;
+    const drift = schema && body !== undefined ? responseDrift(schema, body) : [];
+    if (drift.length) {
+      process.stderr.write(`arm stand-in: answer drifts from the spec: ${drift.join('; ')}\n`);
+      status = 500;
+      body = { error: { code: 'InternalServerError', message: `stand-in answer drifts from the spec: ${drift.join('; ')}` } };
+    }
     const text = body === undefined ? '' : JSON.stringify(body);
     res.writeHead(status, {
       ...(text ? { 'content-type': 'application/json; charset=utf-8' } : {}),
@@ -340,10 +368,20 @@ export async function startArmStandin(options: ArmStandinOptions = {}): Promise<
       return;
     }
 
+    if ((req.method === 'PUT' || req.method === 'PATCH') && body !== undefined) checkPoolBody(body);
     switch (req.method) {
       case 'PUT': {
         if (existing && req.headers['if-none-match'] === '*') throw new ArmError(412, 'PreconditionFailed', `The pool ${name} already exists.`);
         if (existing?.deleting) throw new ArmError(409, 'PoolBeingDeleted', `The pool ${name} is being deleted.`);
+        const identities = Object.keys(body?.identity?.userAssignedIdentities ?? {});
+        if (options.identityAssignDenied && identities.length) {
+          // Resource Manager's linked access check on the identities a pool is given.
+          throw new ArmError(
+            403,
+            'LinkedAuthorizationFailed',
+            `The client has permission to perform action 'Microsoft.Batch/batchAccounts/pools/write' on scope '${id}'; however, it does not have permission to perform action(s) 'Microsoft.ManagedIdentity/userAssignedIdentities/assign/action' on the linked scope(s) '${identities.join(', ')}' (respectively) or the linked scope(s) are invalid.`,
+          );
+        }
         checkCreateBody(body);
         const now = new Date().toISOString();
         const pool: PoolRecord = {

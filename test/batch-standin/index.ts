@@ -26,6 +26,11 @@ import {
   TASK_COLLECTION,
   validate,
 } from './validate.js';
+import { BatchError } from './spec/batch-service.js';
+import { responseDrift, RESPONSES } from './spec/check.js';
+import { z } from 'zod';
+
+const ANY = z.unknown();
 
 export type { BatchStandIn, StandInOptions, RecordedCall, FailTaskSpec } from './types.js';
 
@@ -207,12 +212,20 @@ export async function startBatchStandIn(options: StandInOptions = {}): Promise<B
       size += (chunk as Buffer).length;
       if (size <= MAX_COLLECTION_BODY_BYTES + 1) chunks.push(chunk as Buffer);
     }
-    const reply = (r: Reply) => {
+    const reply = (answer: Reply) => {
+      let r = answer;
       call.status = r.status;
       const headers: Record<string, string> = { 'request-id': requestId, ...r.headers };
       const client = req.headers['client-request-id'];
       if (client) headers['client-request-id'] = String(client);
       let payload: Buffer | undefined = r.raw;
+      // A body that drifts from its OpenAPI definition is the stand-in's bug: answer 500 so the test fails.
+      const drift = r.body === undefined ? [] : responseDrift(r.status >= 400 ? BatchError : (RESPONSES[call.operation] ?? ANY), r.body);
+      if (drift.length) {
+        process.stderr.write(`batch stand-in: ${call.method} ${call.path} answer drifts from the spec: ${drift.join('; ')}\n`);
+        r = { status: 500, body: { code: 'InternalError', message: { lang: 'en-US', value: `stand-in answer drifts from the spec: ${drift.join('; ')}` } } };
+        call.status = 500;
+      }
       if (r.body !== undefined) {
         payload = Buffer.from(JSON.stringify(r.body));
         headers['content-type'] = JSON_TYPE;

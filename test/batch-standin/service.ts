@@ -103,6 +103,12 @@ interface ScheduleRec {
 const now = () => new Date().toISOString();
 const etag = () => `0x${randomBytes(7).toString('hex').toUpperCase()}`;
 
+/** A job manager task is listed as a CloudTask, which has no JobManagerTask-only properties. */
+function cloudTaskSpec(spec: TaskRec['spec']): Record<string, unknown> {
+  const { killJobOnCompletion, runExclusive, allowLowPriorityNode, ...task } = spec as Record<string, unknown>;
+  return task;
+}
+
 function notFound(code: string, what: string): ServiceError {
   return new ServiceError(404, code, `The specified ${what} does not exist.`);
 }
@@ -384,7 +390,7 @@ export class BatchService {
       state: t.state,
       stateTransitionTime: t.stateTransitionTime,
       ...(t.previousState ? { previousState: t.previousState } : {}),
-      ...t.spec,
+      ...cloudTaskSpec(t.spec),
       constraints: { maxWallClockTime: UNBOUNDED, retentionTime: 'P7D', maxTaskRetryCount: 0, ...t.spec.constraints },
       requiredSlots: 1,
       ...(t.started ? { executionInfo: { ...t.exec } } : {}),
