@@ -239,6 +239,27 @@ describe('Functions app settings', () => {
     await assert.rejects(readSettings({ ...base, PIXBATCH_FROM: 'bmp' }), /from/);
   });
 
+  test('PIXBATCH_NOTIFY takes webhooks and mailto: addresses, and a mail target without a sender is refused by name', async () => {
+    const base = { PIXBATCH_STORAGE: 'UseDevelopmentStorage=true', PIXBATCH_SOURCE: 'az://images', PIXBATCH_DESTINATION: 'az://out' };
+    const saved = { endpoint: process.env.PIXBATCH_EMAIL_ENDPOINT, sender: process.env.PIXBATCH_EMAIL_SENDER };
+    try {
+      process.env.PIXBATCH_EMAIL_ENDPOINT = 'https://mail.example.communication.azure.com';
+      delete process.env.PIXBATCH_EMAIL_SENDER;
+      const hooks = await readSettings({ ...base, PIXBATCH_NOTIFY: 'https://hooks.example.com/a, https://hooks.example.com/b' });
+      assert.deepEqual(hooks.notify, ['https://hooks.example.com/a', 'https://hooks.example.com/b']);
+      await assert.rejects(readSettings({ ...base, PIXBATCH_NOTIFY: 'mailto:ops@example.com' }), /sender|SENDER/);
+      process.env.PIXBATCH_EMAIL_SENDER = 'DoNotReply@example.com';
+      const mail = await readSettings({ ...base, PIXBATCH_NOTIFY: 'https://hooks.example.com/a,mailto:ops@example.com' });
+      assert.deepEqual(mail.notify, ['https://hooks.example.com/a', 'mailto:ops@example.com']);
+      await assert.rejects(readSettings({ ...base, PIXBATCH_NOTIFY: 'ftp://nope' }), /notify|URL/i);
+    } finally {
+      for (const [k, v] of [['PIXBATCH_EMAIL_ENDPOINT', saved.endpoint], ['PIXBATCH_EMAIL_SENDER', saved.sender]] as const) {
+        if (v === undefined) delete process.env[k];
+        else process.env[k] = v;
+      }
+    }
+  });
+
   test('a bad or missing setting is one line naming it', async () => {
     await assert.rejects(readSettings({ PIXBATCH_STORAGE: 'UseDevelopmentStorage=true', PIXBATCH_DESTINATION: 'az://c' }), (err: Error) => err instanceof UsageError && /PIXBATCH_SOURCE/.test(err.message));
     await assert.rejects(

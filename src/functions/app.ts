@@ -54,8 +54,8 @@ async function run(events: unknown[], context: InvocationContext): Promise<Event
   const { counts } = outcome.summary;
   context.log(`pixbatch: ${counts.converted} converted, ${counts.skipped} skipped, ${counts.failed} failed, ${outcome.ignored} ignored`);
   if (c.settings.notify && counts.converted + counts.failed > 0) {
-    const { notifyJobEnd } = await import('../report/notify.js');
-    await notifyJobEnd(c.settings.notify, outcome.summary, { retries: 2, warn: (m) => context.warn(redact(m)) });
+    const { notifyAll } = await import('../report/notify.js');
+    await notifyAll(c.settings.notify, outcome.summary, { retries: 2, warn: (m) => context.warn(redact(m)) });
   }
   return outcome;
 }

@@ -47,8 +47,8 @@ export interface FunctionSettings {
   store: BlobStoreOptions;
   /** One line for the log saying which connection and credential are used; never holds a secret. */
   connection: string;
-  /** `PIXBATCH_NOTIFY`: where each invocation's summary is POSTed, like `--notify`. */
-  notify?: string;
+  /** `PIXBATCH_NOTIFY`: comma-separated webhook URLs and `mailto:` addresses told of each invocation, like `--notify`. */
+  notify?: string[];
 }
 
 type Env = Record<string, string | undefined>;
@@ -143,7 +143,8 @@ export async function readSettings(env: Env = process.env, createCredential: Cre
     // The message names the option as the CLI spells it; the app setting is what the user must fix.
     throw new UsageError(`${(err as Error).message} (app settings PIXBATCH_*)`);
   }
-  const notify = setting(env, 'PIXBATCH_NOTIFY');
-  if (notify) (await import('../report/notify.js')).checkNotifyUrl(notify);
+  const targets = setting(env, 'PIXBATCH_NOTIFY')?.split(',').map((t) => t.trim()).filter(Boolean);
+  // A mailto: target takes its endpoint and sender from PIXBATCH_EMAIL_ENDPOINT/PIXBATCH_EMAIL_SENDER.
+  const notify = targets?.length ? (await import('../report/notify.js')).checkNotifyTargets(targets) : undefined;
   return { source, destination, options, store: connection.store, connection: connection.line, notify };
 }
