@@ -12,6 +12,7 @@ import { convert } from '../src/index.js';
 import { startAzurite, type Azurite } from './harness/azurite.js';
 import { jpegBuffer } from './harness/images.js';
 import type { ImageRecord } from '../src/interfaces.js';
+import { jsonFrom } from './harness/cli.js';
 
 // Every direction through convert() with location strings, as a user writes them.
 
@@ -201,7 +202,7 @@ describe('pixbatch convert with Blob Storage', () => {
     const report = join(root, 'cli-report.json');
     const r = await pixbatch(['convert', `${az.blobEndpoint}/images?${srcSas}`, `${az.blobEndpoint}/cli-out?${dstSas}`, '--json', '--report', report], {});
     assert.equal(r.code, 0, r.stderr);
-    const summary = JSON.parse(r.stdout);
+    const summary = jsonFrom(r, { whole: true });
     assert.equal(summary.counts.converted, 2);
     const all = r.stdout + r.stderr + (await readFile(report, 'utf8'));
     for (const sas of [srcSas, dstSas]) {
