@@ -14,7 +14,7 @@ import { BUNDLE_SCRIPT } from '../src/batch/bundle.js';
 import type { BatchStandIn } from './batch-standin/index.js';
 import { repoPath, standInOnAzurite, storage, testBundle, TEST_IDENTITY, uploadImages } from './batch-e2e-setup.js';
 import { startEmailStandin } from './acs-email-standin/server.js';
-import { jsonFrom } from './harness/cli.js';
+import { jsonFrom, outputOf, type CliRun } from './harness/cli.js';
 
 const IDENTITY = TEST_IDENTITY;
 
@@ -132,7 +132,7 @@ function cli(
   args: string[],
   onStderr?: (text: string, child: ChildProcess) => void,
   extraEnv: Record<string, string> = {},
-): Promise<{ code: number; stdout: string; stderr: string }> {
+): Promise<CliRun> {
   const env = {
     ...process.env,
     ...extraEnv,
@@ -141,18 +141,13 @@ function cli(
     AZURE_BATCH_ACCESS_KEY: batch.accountKey,
     AZURE_BATCH_ENDPOINT: batch.url,
   };
-  return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, ['--import', 'tsx', repoPath('src', 'cli', 'main.ts'), ...args], { env, cwd: repoPath(), stdio: ['ignore', 'pipe', 'pipe'] });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (d) => (stdout += d));
-    child.stderr.on('data', (d) => {
-      stderr += d;
-      onStderr?.(stderr, child);
-    });
-    child.on('error', reject);
-    child.on('close', (code) => resolve({ code: code ?? 1, stdout, stderr }));
+  const child = spawn(process.execPath, ['--import', 'tsx', repoPath('src', 'cli', 'main.ts'), ...args], { env, cwd: repoPath(), stdio: ['ignore', 'pipe', 'pipe'] });
+  let stderr = '';
+  child.stderr.on('data', (d) => {
+    stderr += d;
+    onStderr?.(stderr, child);
   });
+  return outputOf(child);
 }
 
 test('a task that fails is reported with its stderr tail and the command exits non-zero', async () => {
