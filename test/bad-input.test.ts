@@ -10,7 +10,7 @@ import { fileURLToPath } from 'node:url';
 import sharp from 'sharp';
 import { convert, type Summary } from '../src/index.js';
 import { LONG_NAME } from './fixtures/make-fixtures.js';
-import { runPixbatch, type CliRun } from './harness/cli.js';
+import { jsonFrom, runPixbatch, type CliRun } from './harness/cli.js';
 
 const repo = join(dirname(fileURLToPath(import.meta.url)), '..');
 const FIXTURES = join(repo, 'test', 'fixtures', 'images');
@@ -226,7 +226,7 @@ describe('bad locations', () => {
       await chmod(join(dest, 'with spaces', 'deeper'), 0o555);
       const r = await runCli(['convert', source, dest, '--json', '--quiet'], asRoot ? { uid: 65534, gid: 65534, home: shared } : {});
       assert.equal(r.code, 1, `exit code (stderr: ${r.stderr})`);
-      const out = JSON.parse(r.stdout) as Summary;
+      const out = jsonFrom(r, { whole: true }) as Summary;
       assert.deepEqual(out.counts, { total: 2, converted: 1, skipped: 0, failed: 1 });
       assert.equal(out.failures[0]?.name, 'with spaces/deeper/ok photo.jpg');
       assert.equal(out.failures[0]?.code, 'WRITE_FAILED');

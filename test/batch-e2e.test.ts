@@ -14,6 +14,7 @@ import { BUNDLE_SCRIPT } from '../src/batch/bundle.js';
 import type { BatchStandIn } from './batch-standin/index.js';
 import { repoPath, standInOnAzurite, storage, testBundle, TEST_IDENTITY, uploadImages } from './batch-e2e-setup.js';
 import { startEmailStandin } from './acs-email-standin/server.js';
+import { jsonFrom, outputOf, type CliRun } from './harness/cli.js';
 
 const IDENTITY = TEST_IDENTITY;
 
@@ -131,7 +132,7 @@ function cli(
   args: string[],
   onStderr?: (text: string, child: ChildProcess) => void,
   extraEnv: Record<string, string> = {},
-): Promise<{ code: number; stdout: string; stderr: string }> {
+): Promise<CliRun> {
   const env = {
     ...process.env,
     ...extraEnv,
@@ -140,18 +141,13 @@ function cli(
     AZURE_BATCH_ACCESS_KEY: batch.accountKey,
     AZURE_BATCH_ENDPOINT: batch.url,
   };
-  return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, ['--import', 'tsx', repoPath('src', 'cli', 'main.ts'), ...args], { env, cwd: repoPath(), stdio: ['ignore', 'pipe', 'pipe'] });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (d) => (stdout += d));
-    child.stderr.on('data', (d) => {
-      stderr += d;
-      onStderr?.(stderr, child);
-    });
-    child.on('error', reject);
-    child.on('close', (code) => resolve({ code: code ?? 1, stdout, stderr }));
+  const child = spawn(process.execPath, ['--import', 'tsx', repoPath('src', 'cli', 'main.ts'), ...args], { env, cwd: repoPath(), stdio: ['ignore', 'pipe', 'pipe'] });
+  let stderr = '';
+  child.stderr.on('data', (d) => {
+    stderr += d;
+    onStderr?.(stderr, child);
   });
+  return outputOf(child);
 }
 
 test('a task that fails is reported with its stderr tail and the command exits non-zero', async () => {
@@ -171,13 +167,13 @@ test('a task that fails is reported with its stderr tail and the command exits n
   // The submitting process mails the merged summary: the job failed, which tasks' images, and where the report is.
   assert.equal(mail.sends.length, 1, r.stderr);
   const sent = mail.sends[0]!.body.content;
-  const jobId = /job (\S+): report/.exec(r.stderr)?.[1] ?? (JSON.parse(r.stdout.trim().split('\n').pop()!) as Summary).jobId!;
+  const jobId = /job (\S+): report/.exec(r.stderr)?.[1] ?? (jsonFrom(r) as Summary).jobId!;
   assert.equal(sent.subject, `pixbatch job ${jobId} failed: 10 converted, 0 skipped, 10 failed`);
   assert.match(sent.plainText, /TASK_FAILED task shard-00001 failed with exit code 3/);
   assert.ok(sent.plainText.includes(`pixbatch batch report ${jobId}`), sent.plainText);
   assert.match(r.stderr, /task shard-00001 failed with exit code 3/);
   assert.match(r.stderr, /\| pixbatch worker: storage refused the credential/);
-  const summary = JSON.parse(r.stdout.trim().split('\n').pop()!) as Summary;
+  const summary = jsonFrom(r) as Summary;
   assert.deepEqual(summary.counts, { total: 20, converted: 10, skipped: 0, failed: 10 });
   assert.ok(summary.failures.every((f) => f.code === 'TASK_FAILED' && /shard-00001 failed with exit code 3/.test(f.message)));
 });
@@ -193,17 +189,17 @@ test('--no-wait returns once the job is submitted, and batch status --wait re-at
   // One look while it runs: progress in images of the planned total.
   const running = await cli(['batch', 'status', 'pixbatch-later', '--json']);
   assert.equal(running.code, 0, running.stderr);
-  assert.equal((JSON.parse(running.stdout) as { images: { total: number } }).images.total, 30);
+  assert.equal((jsonFrom(running, { whole: true }) as { images: { total: number } }).images.total, 30);
   // Re-attach with only the job id: the job folder comes from the Batch job's metadata.
   const attached = await cli(['batch', 'status', 'pixbatch-later', '--wait', '--json', '--poll-interval', '0.2']);
   assert.equal(attached.code, 0, attached.stderr);
-  const summary = JSON.parse(attached.stdout.trim().split('\n').pop()!) as Summary;
+  const summary = jsonFrom(attached) as Summary;
   assert.deepEqual(summary.counts, { total: 30, converted: 30, skipped: 0, failed: 0 });
   assert.equal(summary.jobId, 'pixbatch-later');
 
   const status = await cli(['batch', 'status', 'pixbatch-later', '--json']);
   assert.equal(status.code, 0, status.stderr);
-  const look = JSON.parse(status.stdout) as { finished: boolean; images: { done: number; converted: number } };
+  const look = jsonFrom(status, { whole: true }) as { finished: boolean; images: { done: number; converted: number } };
   assert.equal(look.finished, true);
   assert.equal(look.images.converted, 30);
 
@@ -216,7 +212,7 @@ test('--no-wait returns once the job is submitted, and batch status --wait re-at
   await client.deleteJob('pixbatch-later');
   const report = await cli(['batch', 'report', 'pixbatch-later', '--destination', `${az.blobEndpoint}/later-out`, '--json']);
   assert.equal(report.code, 0, report.stderr);
-  assert.deepEqual((JSON.parse(report.stdout.trim().split('\n').pop()!) as Summary).counts, summary.counts);
+  assert.deepEqual((jsonFrom(report) as Summary).counts, summary.counts);
 });
 
 test('Ctrl-C while watching detaches, says how to re-attach, and the job goes on', async () => {
@@ -252,7 +248,7 @@ test('batch cancel ends a running job, and its report accounts for every image o
   await batch.waitForJob('pixbatch-cancel');
   assert.match((await client.getJob('pixbatch-cancel')).executionInfo?.terminateReason ?? '', /pixbatch batch cancel/);
   const report = await cli(['batch', 'report', 'pixbatch-cancel', '--json']);
-  const summary = JSON.parse(report.stdout.trim().split('\n').pop()!) as Summary;
+  const summary = jsonFrom(report) as Summary;
   assert.equal(summary.counts.total, 80);
   assert.equal(summary.counts.converted + summary.counts.failed, 80);
   // Whatever the cancel caught running or queued is failed, named once, and makes the exit code non-zero.

@@ -11,7 +11,7 @@ import { runScheduledJob, SCHEDULE_MANAGER_TASK_ID, SCHEDULE_SETTINGS_VAR, sched
 import { openStore } from '../src/store/index.js';
 import { startBatchStandIn, type BatchStandIn } from './batch-standin/index.js';
 import { storage, testBundle, uploadImages } from './batch-e2e-setup.js';
-import { runPixbatch, type CliRun } from './harness/cli.js';
+import { jsonFrom, runPixbatch, type CliRun } from './harness/cli.js';
 import { META_SOURCE_ETAG } from '../src/convert/spec.js';
 import { jpegBuffer } from './harness/images.js';
 import { startEmailStandin } from './acs-email-standin/server.js';
@@ -139,8 +139,8 @@ describe('Batch job schedules on the stand-in', () => {
     const written = await openStore(jobFolderLocation(dst, 'hourly:job-1'), 'source');
     assert.ok(await written.stat('report.json'), 'job-1 has its report.json');
     await written.close?.();
-    const jobs = (await cli(['schedule', 'list', '--jobs', '--json'], account)).stdout;
-    const listed = JSON.parse(jobs) as Array<{ id: string; jobs: Array<{ id: string; state: string }> }>;
+    const jobs = await cli(['schedule', 'list', '--jobs', '--json'], account);
+    const listed = jsonFrom(jobs, { whole: true }) as Array<{ id: string; jobs: Array<{ id: string; state: string }> }>;
     const hourly = listed.find((s) => s.id === 'hourly')!;
     assert.ok(hourly.jobs.length >= 2);
     // Every image was converted exactly once over all the runs: re-runs skip what is up to date.
@@ -167,7 +167,7 @@ describe('Batch job schedules on the stand-in', () => {
     // The engine's report command finds a scheduled job's folder from the job, as for convert --pool.
     const report = await cli(['report', 'hourly:job-1', '--json', '--quiet'], account);
     assert.equal(report.code, 0, report.stderr);
-    assert.equal(JSON.parse(report.stdout).counts.converted, 4);
+    assert.equal(jsonFrom(report, { whole: true }).counts.converted, 4);
 
     const text = await cli(['schedule', 'list'], account);
     assert.match(text.stdout, /^hourly {2}active {2}every PT1H/m);

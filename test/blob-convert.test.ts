@@ -12,6 +12,7 @@ import { convert } from '../src/index.js';
 import { startAzurite, type Azurite } from './harness/azurite.js';
 import { jpegBuffer } from './harness/images.js';
 import type { ImageRecord } from '../src/interfaces.js';
+import { jsonFrom, type CliRun } from './harness/cli.js';
 
 // Every direction through convert() with location strings, as a user writes them.
 
@@ -183,12 +184,12 @@ describe('convert() with Blob Storage', () => {
 
 const cli = fileURLToPath(new URL('../src/cli/main.ts', import.meta.url));
 
-function pixbatch(args: string[], env: NodeJS.ProcessEnv): Promise<{ code: number; stdout: string; stderr: string }> {
+function pixbatch(args: string[], env: NodeJS.ProcessEnv): Promise<CliRun> {
   const clean: NodeJS.ProcessEnv = {};
   for (const [k, v] of Object.entries(process.env)) if (!k.startsWith('AZURE_')) clean[k] = v;
   return new Promise((resolve) => {
     execFile(process.execPath, ['--import', 'tsx', cli, ...args], { env: { ...clean, ...env }, timeout: 60_000 }, (err, stdout, stderr) => {
-      resolve({ code: err ? ((err as { code?: number }).code ?? 1) : 0, stdout, stderr });
+      resolve({ code: err ? ((err as { code?: number }).code ?? 1) : 0, signal: err?.signal as NodeJS.Signals | undefined, stdout, stderr });
     });
   });
 }
@@ -201,7 +202,7 @@ describe('pixbatch convert with Blob Storage', () => {
     const report = join(root, 'cli-report.json');
     const r = await pixbatch(['convert', `${az.blobEndpoint}/images?${srcSas}`, `${az.blobEndpoint}/cli-out?${dstSas}`, '--json', '--report', report], {});
     assert.equal(r.code, 0, r.stderr);
-    const summary = JSON.parse(r.stdout);
+    const summary = jsonFrom(r, { whole: true });
     assert.equal(summary.counts.converted, 2);
     const all = r.stdout + r.stderr + (await readFile(report, 'utf8'));
     for (const sas of [srcSas, dstSas]) {

@@ -6,7 +6,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import sharp from 'sharp';
 import { generate, pixpngStatus, type Report, type Summary } from '../src/index.js';
-import { runPixbatch, type CliRun } from './harness/cli.js';
+import { jsonFrom, runPixbatch, type CliRun } from './harness/cli.js';
 
 function pixbatch(...args: string[]): Promise<CliRun> {
   return runPixbatch(args);
@@ -55,7 +55,7 @@ describe('pixbatch convert', () => {
   test('--json prints one summary with counts, bytes, timing and failures, and exits 0 when all converted', async () => {
     const r = await pixbatch('convert', good, out('json'), '--json');
     assert.equal(r.code, 0, r.stderr);
-    const s = JSON.parse(r.stdout) as Summary;
+    const s = jsonFrom(r, { whole: true }) as Summary;
     assert.deepEqual(s.counts, { total: 5, converted: 5, skipped: 0, failed: 0 });
     assert.ok(s.bytesIn > 0 && s.bytesOut > 0);
     assert.equal(typeof s.seconds, 'number');
@@ -69,7 +69,7 @@ describe('pixbatch convert', () => {
   test('exits 1 when some images fail, listing each with a code, and converts the rest', async () => {
     const r = await pixbatch('convert', mixed, out('mixed'), '--json', '--quiet');
     assert.equal(r.code, 1, r.stderr);
-    const s = JSON.parse(r.stdout) as Summary;
+    const s = jsonFrom(r, { whole: true }) as Summary;
     assert.deepEqual(s.counts, { total: 6, converted: 3, skipped: 0, failed: 3 });
     const codes = Object.fromEntries(s.failures.map((f) => [f.name, f.code]));
     assert.deepEqual(codes, {
@@ -112,7 +112,7 @@ describe('pixbatch convert', () => {
     for (const f of goodFiles) assert.ok(r.stdout.includes(f), `${f} listed`);
     assert.deepEqual(await images(out('dry')), []);
     const j = await pixbatch('convert', good, out('dry'), '--dry-run', '--json');
-    const s = JSON.parse(j.stdout) as Summary;
+    const s = jsonFrom(j, { whole: true }) as Summary;
     assert.equal(s.dryRun, true);
     // In a dry run, `converted` counts what would be converted; nothing is written.
     assert.deepEqual(s.counts, { total: 5, converted: 5, skipped: 0, failed: 0 });
@@ -144,11 +144,11 @@ describe('pixbatch convert', () => {
     const written = (await stat(join(dest, 'set-01/img-00001.png'))).mtimeMs;
     const again = await pixbatch('convert', good, dest, '--json', '--quiet');
     assert.equal(again.code, 0, again.stderr);
-    assert.deepEqual((JSON.parse(again.stdout) as Summary).counts, { total: 5, converted: 0, skipped: 5, failed: 0 });
+    assert.deepEqual((jsonFrom(again, { whole: true }) as Summary).counts, { total: 5, converted: 0, skipped: 5, failed: 0 });
     assert.equal((await stat(join(dest, 'set-01/img-00001.png'))).mtimeMs, written, 'skipped output not rewritten');
     const always = await pixbatch('convert', good, dest, '--json', '--quiet', '--overwrite', 'always');
     assert.equal(always.code, 0, always.stderr);
-    assert.deepEqual((JSON.parse(always.stdout) as Summary).counts, { total: 5, converted: 5, skipped: 0, failed: 0 });
+    assert.deepEqual((jsonFrom(always, { whole: true }) as Summary).counts, { total: 5, converted: 5, skipped: 0, failed: 0 });
   });
 
   test('--quiet prints nothing on stderr or stdout', async () => {

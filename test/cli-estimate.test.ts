@@ -8,6 +8,7 @@ import { dirname, join } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { createRequire } from 'node:module';
 import { generate, type Summary } from '../src/index.js';
+import { jsonFrom } from './harness/cli.js';
 
 const repo = join(dirname(fileURLToPath(import.meta.url)), '..');
 // tsx is resolved from the repository, since the command runs in a temporary folder.
@@ -23,13 +24,13 @@ test('a dry run estimates node time and cost for the pool size asked for, and co
     await generate({ destination: join(dir, 'in'), count: 12, size: '160x120', seed: 3 });
     const small = pixbatch(dir, 'convert', 'in', 'out', '--dry-run', '--json', '--quiet', '--nodes', '2', '--vm-size', 'Standard_D2s_v3');
     assert.equal(small.status, 0, small.stderr);
-    const s = JSON.parse(small.stdout) as Summary;
+    const s = jsonFrom(small, { whole: true }) as Summary;
     assert.equal(s.counts.converted, 12);
     assert.ok(s.cost && s.cost.total! > 0 && s.cost.nodeSeconds! > 0, JSON.stringify(s.cost));
     assert.ok(s.cost!.notes!.some((n) => n.includes('2 × Standard_D2s_v3')), JSON.stringify(s.cost!.notes));
     await assert.rejects(stat(join(dir, 'out')), { code: 'ENOENT' });
 
-    const big = JSON.parse(pixbatch(dir, 'convert', 'in', 'out', '--dry-run', '--json', '-q', '--nodes', '8', '--vm-size', 'Standard_D2s_v3').stdout) as Summary;
+    const big = jsonFrom(pixbatch(dir, 'convert', 'in', 'out', '--dry-run', '--json', '-q', '--nodes', '8', '--vm-size', 'Standard_D2s_v3'), { whole: true }) as Summary;
     assert.ok(big.cost!.nodeSeconds! > s.cost!.nodeSeconds!, 'more nodes cost more node time for the same tiny job (start-up dominates)');
 
     const text = pixbatch(dir, 'convert', 'in', 'out', '--dry-run', '--nodes', '2');

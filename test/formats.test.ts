@@ -10,7 +10,7 @@ import sharp from 'sharp';
 import { convert, resolveOptions, type Summary } from '../src/index.js';
 import { readsHevc } from '../src/convert/input-formats.js';
 import { readConfigFile } from '../src/config/index.js';
-import { runPixbatch } from './harness/cli.js';
+import { jsonFrom, runPixbatch } from './harness/cli.js';
 
 const HEVC_HEIC = fileURLToPath(new URL('./fixtures/heic/hevc-64x48.heic', import.meta.url));
 
@@ -176,14 +176,14 @@ describe('pixbatch convert --from and --background', () => {
   test('--from on the command line and convert.from in the config file select the same way', async () => {
     const flag = await runPixbatch(['convert', src, out(), '--from', 'webp', '--from', 'tiff', '--json', '-q']);
     assert.equal(flag.code, 0, flag.stderr);
-    assert.equal((JSON.parse(flag.stdout) as Summary).counts.converted, 2);
+    assert.equal((jsonFrom(flag, { whole: true }) as Summary).counts.converted, 2);
     const config = join(root, 'pixbatch.config.json');
     await writeFile(config, JSON.stringify({ convert: { from: ['png'], background: 'black' } }));
     const dest = out();
     const file = await runPixbatch(['convert', src, dest, '--config', config, '--to', 'jpeg', '--json', '-q']);
     assert.equal(file.code, 0, file.stderr);
     assert.deepEqual(await files(dest), ['logo.jpg', 'shop/item.jpg']);
-    assert.equal((JSON.parse(file.stdout) as Summary).spec?.background, '#000000');
+    assert.equal((jsonFrom(file, { whole: true }) as Summary).spec?.background, '#000000');
   });
 
   test('a config file with an unknown format under convert.from is refused, naming the field', async () => {

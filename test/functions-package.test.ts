@@ -8,7 +8,7 @@ import { promisify } from 'node:util';
 import yauzl from 'yauzl';
 import { BlobServiceClient } from '@azure/storage-blob';
 import { FUNCTIONS_SCRIPT, type FunctionsPackage } from '../src/functions/package.js';
-import { runPixbatch } from './harness/cli.js';
+import { jsonFrom, runPixbatch } from './harness/cli.js';
 import { startAzurite, type Azurite } from './harness/azurite.js';
 import { jpegBuffer } from './harness/images.js';
 import { blobCreatedEvent } from './harness/event-grid.js';
@@ -96,7 +96,7 @@ process.stdout.write(JSON.stringify({ registrations: regs.map((r) => r.metadata)
 test('pixbatch functions package writes a zip of fixed form whose entry, under a plain node, registers both triggers and converts a blob', async () => {
   const run = await runPixbatch(['functions', 'package', '--out', join(work, 'zips', 'functions.zip'), '--json']);
   assert.equal(run.code, 0, run.stderr);
-  const pkg = JSON.parse(run.stdout) as FunctionsPackage;
+  const pkg = jsonFrom(run, { whole: true }) as FunctionsPackage;
   assert.match(pkg.sha256, /^[0-9a-f]{64}$/);
   const entries = await readZip(pkg.file);
   const names = entries.map((e) => e.name);
@@ -127,7 +127,7 @@ test('pixbatch functions package writes a zip of fixed form whose entry, under a
   const put = await images.getBlockBlobClient('up/zip.jpg').upload(jpeg, jpeg.length);
   const event = blobCreatedEvent({ account: az.accountName, container: 'images', blob: 'up/zip.jpg', blobEndpoint: az.blobEndpoint, eTag: put.etag });
 
-  const { stdout } = await promisify(execFile)(process.execPath, ['--require', join(work, 'capture.cjs'), join(work, 'driver.mjs'), dir, JSON.stringify(event)], {
+  const driven = await promisify(execFile)(process.execPath, ['--require', join(work, 'capture.cjs'), join(work, 'driver.mjs'), dir, JSON.stringify(event)], {
     cwd: work,
     env: {
       PATH: process.env.PATH,
@@ -138,7 +138,7 @@ test('pixbatch functions package writes a zip of fixed form whose entry, under a
     },
     timeout: 120_000,
   });
-  const result = JSON.parse(stdout) as { registrations: Array<{ name: string; bindings: Record<string, { type: string; route?: string; methods?: string[] }> }>; lines: string[] };
+  const result = jsonFrom(driven, { what: 'the functions driver', whole: true }) as { registrations: Array<{ name: string; bindings: Record<string, { type: string; route?: string; methods?: string[] }> }>; lines: string[] };
   const byName = new Map(result.registrations.map((r) => [r.name, Object.values(r.bindings).map((b) => b.type)]));
   assert.deepEqual([...byName.keys()].sort(), ['blobCreatedWebhook', 'convertBlobCreated']);
   assert.ok(byName.get('convertBlobCreated')!.includes('eventGridTrigger'));

@@ -11,7 +11,7 @@ import type { BatchClient } from '../src/batch/client.js';
 import { generateOnBatch } from '../src/generate/on-batch.js';
 import type { BatchStandIn } from './batch-standin/index.js';
 import { standInOnAzurite, storage, testBundle, TEST_CACHE_DIR } from './batch-e2e-setup.js';
-import { runPixbatch } from './harness/cli.js';
+import { jsonFrom, runPixbatch } from './harness/cli.js';
 
 let az: Awaited<ReturnType<typeof storage>>;
 let batch: BatchStandIn;
@@ -70,6 +70,6 @@ test('pixbatch generate --pool exits 3 naming a task that failed after its retri
   );
   assert.equal(r.code, 3, r.stderr);
   assert.match(r.stderr, /1 task\(s\) failed: shard-00001/);
-  const result = JSON.parse(r.stdout) as { tasks: number; files: number; failedTasks: string[] };
+  const result = jsonFrom(r, { whole: true }) as { tasks: number; files: number; failedTasks: string[] };
   assert.deepEqual([result.tasks, result.files, result.failedTasks], [2, 6, ['shard-00001']]);
 });

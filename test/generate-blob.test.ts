@@ -7,7 +7,7 @@ import sharp from 'sharp';
 import { BlobServiceClient, type ContainerClient } from '@azure/storage-blob';
 import { generate } from '../src/index.js';
 import { startAzurite, type Azurite } from './harness/azurite.js';
-import { runPixbatch } from './harness/cli.js';
+import { jsonFrom, runPixbatch } from './harness/cli.js';
 
 // `generate` writes to any location `convert` accepts; the same seed gives the same bytes everywhere.
 
@@ -84,7 +84,7 @@ test('ranges of indices written separately make the same corpus as one run', asy
 test('pixbatch generate az://CONTAINER/PREFIX uploads the corpus and says where it went', async () => {
   const r = await runPixbatch(['generate', 'az://cli/pre', '--count', '6', '--size', '32x32', '--json'], { env: { AZURE_STORAGE_CONNECTION_STRING: az.connectionString } });
   assert.equal(r.code, 0, r.stderr);
-  const summary = JSON.parse(r.stdout) as { images: number; destination: string };
+  const summary = jsonFrom(r, { whole: true }) as { images: number; destination: string };
   assert.equal(summary.images, 6);
   assert.equal(summary.destination, 'az://cli/pre');
   assert.match(r.stderr, /generated 6 images .* into az:\/\/cli\/pre/);

@@ -7,7 +7,7 @@ import { join } from 'node:path';
 import sharp from 'sharp';
 import { generate } from '../src/index.js';
 import { UsageError } from '../src/errors.js';
-import { runPixbatch, type CliRun } from './harness/cli.js';
+import { jsonFrom, runPixbatch, type CliRun } from './harness/cli.js';
 
 async function walk(dir: string): Promise<string[]> {
   const out: string[] = [];
@@ -147,7 +147,7 @@ describe('pixbatch generate', () => {
     const r = await runCli(['generate', dir, '--count', '3', '--size', '64x48', '--seed', '42', '--corrupt', '2', '--json', '--quiet']);
     assert.equal(r.code, 0, r.stderr);
     assert.equal(r.stderr, '');
-    const summary = JSON.parse(r.stdout);
+    const summary = jsonFrom(r, { whole: true });
     assert.equal(summary.images, 3);
     assert.deepEqual(summary.corrupt, ['set-01/bad-00001-truncated.jpg', 'set-02/bad-00002-empty.jpg']);
     assert.equal(typeof summary.bytes, 'number');

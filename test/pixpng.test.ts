@@ -20,6 +20,7 @@ import { BUNDLE_NODE, BUNDLE_SCRIPT } from '../src/batch/bundle.js';
 import { testBundle } from './batch-e2e-setup.js';
 import { levelOnePictures } from './harness/level-one-pictures.js';
 import { crc32 } from './harness/crc32.js';
+import { jsonFrom } from './harness/cli.js';
 
 const run = promisify(execFile);
 const ROOT = fileURLToPath(new URL('../', import.meta.url));
@@ -292,8 +293,7 @@ test('releaseBuffer frees a written PNG now and leaves a Buffer that shares its 
 
 /** Runs a module in a fresh process (the loader remembers its answer per process) and parses the last line it prints as JSON. */
 async function childJson<T>(node: string, script: string, env: NodeJS.ProcessEnv = {}, args: string[] = []): Promise<T> {
-  const { stdout } = await run(node, [...(/\.m?ts$/.test(script) ? ['--import', 'tsx'] : []), script, ...args], { cwd: ROOT, env: { ...process.env, ...env } });
-  return JSON.parse(stdout.trim().split('\n').at(-1)!) as T;
+  return jsonFrom<T>(await run(node, [...(/\.m?ts$/.test(script) ? ['--import', 'tsx'] : []), script, ...args], { cwd: ROOT, env: { ...process.env, ...env } }), { what: script });
 }
 
 type Status = { loaded: boolean; path?: string; reason?: string };
@@ -517,8 +517,7 @@ test('the Batch bundle carries the addon, its Node loads it, and the bundled loa
       target: 'node20',
       logLevel: 'error',
     });
-    const { stdout } = await run(join(dir, BUNDLE_NODE), [probe], { cwd: dir });
-    const s = JSON.parse(stdout.trim()) as { loaded: boolean; path: string; reason?: string; png: string; node: string };
+    const s = jsonFrom(await run(join(dir, BUNDLE_NODE), [probe], { cwd: dir }), { what: 'the probe under the bundle\'s Node', whole: true }) as { loaded: boolean; path: string; reason?: string; png: string; node: string };
     assert.ok(s.loaded, `not loaded in the bundle: ${s.reason}`);
     assert.equal(s.path, join(dir, PIXPNG_RELATIVE_PATH));
     assert.ok(s.node.startsWith('v22.'), `the bundle's Node runs it (${s.node})`);

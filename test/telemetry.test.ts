@@ -10,7 +10,7 @@ import { generate, type Report, type Summary } from '../src/index.js';
 import { telemetryEnabled, telemetryEnvironment } from '../src/telemetry/index.js';
 import { samplingFrom } from '../src/telemetry/sdk.js';
 import { entraCredential } from '../src/telemetry/azure-monitor.js';
-import { runPixbatch } from './harness/cli.js';
+import { jsonFrom, runPixbatch } from './harness/cli.js';
 import { startAzurite, type Azurite } from './harness/azurite.js';
 import { startIngestion, startOtlpReceiver, type Ingestion } from './harness/telemetry-sinks.js';
 import { jpegBuffer } from './harness/images.js';
@@ -100,7 +100,7 @@ describe('OTLP export', () => {
         env: { ...quiet, OTEL_EXPORTER_OTLP_ENDPOINT: otlp.endpoint, OTEL_EXPORTER_OTLP_PROTOCOL: 'http/json' },
       });
       assert.equal(r.code, 1, r.stderr);
-      const summary = JSON.parse(r.stdout) as Summary;
+      const summary = jsonFrom(r, { whole: true }) as Summary;
       const images = (JSON.parse(await readFile(report, 'utf8')) as Report).images;
       assert.equal(summary.counts.converted, 4);
       assert.equal(summary.counts.failed, 2);
@@ -174,7 +174,7 @@ describe('OTLP export', () => {
         },
       });
       assert.equal(r.code, 1, r.stderr);
-      const summary = JSON.parse(r.stdout) as Summary;
+      const summary = jsonFrom(r, { whole: true }) as Summary;
       const spans = otlpSpans(otlp.requests.filter((q) => q.path === '/v1/traces').map((q) => q.body));
       assert.deepEqual(spans.map((s) => s.name), ['pixbatch local']);
       const metrics = otlpMetrics(otlp.requests.filter((q) => q.path === '/v1/metrics').map((q) => q.body));
@@ -231,7 +231,7 @@ describe('Application Insights export', () => {
         env: { ...quiet, AZURE_STORAGE_CONNECTION_STRING: az.connectionString, ...aiEnv(ai) },
       });
       assert.equal(r.code, 1, r.stderr);
-      const summary = JSON.parse(r.stdout) as Summary;
+      const summary = jsonFrom(r, { whole: true }) as Summary;
       assert.deepEqual(summary.counts, { total: 4, converted: 3, skipped: 0, failed: 1 });
 
       const tracks = ai.requests.filter((q) => q.path.startsWith('/v2.1/track'));

@@ -6,6 +6,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { promisify } from 'node:util';
+import { jsonFrom } from './harness/cli.js';
 
 const run = promisify(execFile);
 const ROOT = fileURLToPath(new URL('../', import.meta.url));
@@ -32,8 +33,7 @@ const kept = (r: Report) => r.after <= 2 * r.before;
 const grew = (r: Report) => r.after > 2 * r.before;
 
 async function child(script: string, nodeArgs: string[], env: NodeJS.ProcessEnv = {}, args: string[] = []): Promise<Report> {
-  const { stdout } = await run(process.execPath, ['--import', 'tsx', ...nodeArgs, script, ...args], { cwd: ROOT, env: { ...process.env, ...env } });
-  return JSON.parse(stdout.trim().split('\n').at(-1)!) as Report;
+  return jsonFrom<Report>(await run(process.execPath, ['--import', 'tsx', ...nodeArgs, script, ...args], { cwd: ROOT, env: { ...process.env, ...env } }));
 }
 
 test('capYoungGeneration keeps V8 from growing its young generation, unless node was told how to size it', async () => {
@@ -91,8 +91,7 @@ test('the pixbatch command caps its young generation before it runs', async () =
     );
     const probe = async (entry: string) => {
       const args = ['--import', 'tsx', '--import', pathToFileURL(join(dir, 'probe.mjs')).href, entry, '--version'];
-      const { stderr } = await run(process.execPath, args, { cwd: ROOT });
-      return JSON.parse(stderr.trim().split('\n').at(-1)!) as Report;
+      return jsonFrom<Report>(await run(process.execPath, args, { cwd: ROOT }), { what: 'the probe', stream: 'stderr' });
     };
     // The same probe around a script that does nothing grows it: the control.
     await writeFile(join(dir, 'nothing.mjs'), '');

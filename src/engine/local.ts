@@ -1,3 +1,4 @@
+import { randomBytes } from 'node:crypto';
 import { readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
@@ -44,7 +45,7 @@ async function convertHere(options: ConvertOptions, observer?: PipelineObserver)
   const destination = await storeFor(options.destination, 'destination');
   const startedAt = new Date();
   // The HTML page is rendered from the JSON report, so one is written (to a temporary file if not asked for).
-  const reportPath = options.report ?? (options.htmlReport ? join(tmpdir(), `pixbatch-report-${process.pid}-${Date.now()}.json`) : undefined);
+  const reportPath = options.report ?? (options.htmlReport ? join(tmpdir(), `pixbatch-report-${process.pid}-${randomBytes(6).toString('hex')}.json`) : undefined);
   const report = reportPath ? await ReportWriter.open(reportPath) : undefined;
   // The planner's stats in flight, the listings and the pipeline's one link listen on this, not on the caller's signal.
   const job = jobSignal(options.signal, resolved.ioConcurrency + 10);

@@ -1,3 +1,4 @@
+import { randomBytes } from 'node:crypto';
 import { createReadStream, createWriteStream, type WriteStream } from 'node:fs';
 import { mkdir, rename, unlink } from 'node:fs/promises';
 import { once } from 'node:events';
@@ -10,12 +11,16 @@ import type { ImageRecord, Report } from '../interfaces.js';
  * first, then `images`) under its final name in one rename: memory stays flat for millions of images.
  */
 export class ReportWriter {
+  private readonly unique: string;
   private readonly linesPath: string;
   private readonly lines: WriteStream;
   private pending = Promise.resolve();
 
   constructor(readonly path: string) {
-    this.linesPath = `${path}.records-${process.pid}.jsonl`;
+    // Side and temporary files are this writer's own (not just this process's): two writers of one
+    // path in one process would otherwise write into each other's files.
+    this.unique = `${process.pid}-${randomBytes(6).toString('hex')}`;
+    this.linesPath = `${path}.records-${this.unique}.jsonl`;
     this.lines = createWriteStream(this.linesPath);
     this.lines.on('error', () => {});
   }
@@ -27,7 +32,8 @@ export class ReportWriter {
 
   add(record: ImageRecord): void {
     if (!this.lines.write(`${JSON.stringify(record)}\n`)) {
-      this.pending = this.pending.then(() => once(this.lines, 'drain').then(() => {}));
+      // One 'drain' answers every write made before it: a burst of records waits for it once, not once each.
+      this.pending = this.pending.then(() => (this.lines.writableNeedDrain ? once(this.lines, 'drain').then(() => {}) : undefined));
     }
   }
 
@@ -35,7 +41,7 @@ export class ReportWriter {
     await this.pending;
     this.lines.end();
     await once(this.lines, 'finish');
-    const tmp = `${this.path}.tmp-${process.pid}`;
+    const tmp = `${this.path}.tmp-${this.unique}`;
     const out = createWriteStream(tmp);
     const head = JSON.stringify(report, null, 2);
     out.write(`${head.slice(0, -2)},\n  "images": [`);

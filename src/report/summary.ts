@@ -1,3 +1,4 @@
+import { randomBytes } from 'node:crypto';
 import { mkdir, rename, writeFile } from 'node:fs/promises';
 import { dirname } from 'node:path';
 import type { Failure, ImageRecord, Report, Summary } from '../interfaces.js';
@@ -68,7 +69,8 @@ export function exitCodeOf(summary: Summary): number {
 /** Writes a JSON report atomically (temporary name, then rename). */
 export async function writeReport(path: string, report: Report): Promise<void> {
   await mkdir(dirname(path), { recursive: true });
-  const tmp = `${path}.tmp-${process.pid}`;
+  // Unique per call: two writes of one path in one process must not share a temporary file.
+  const tmp = `${path}.tmp-${process.pid}-${randomBytes(6).toString('hex')}`;
   await writeFile(tmp, `${JSON.stringify(report, null, 2)}\n`);
   await rename(tmp, path);
 }

@@ -3,8 +3,8 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes, randomUUID } from 'node:crypto';
 import { closeSync, openSync } from 'node:fs';
-import { mkdir, readFile, rm, writeFile } from 'node:fs/promises';
-import { join } from 'node:path';
+import { mkdir, readFile, rename, rm, writeFile } from 'node:fs/promises';
+import { basename, dirname, join } from 'node:path';
 import type {
   BatchJobScheduleSpec,
   BatchJobSpec,
@@ -549,7 +549,7 @@ export class BatchService {
       try {
         await downloadResourceFiles(prep.resourceFiles, wd, this.downloadOptions());
       } catch (err) {
-        await writeFile(join(dir, 'stderr.txt'), `${(err as Error).message}\n`);
+        await writeWhole(join(dir, 'stderr.txt'), `${(err as Error).message}\n`);
         continue;
       }
       const env = this.environment(node, job, prep.id ?? 'jobpreparation', dir, i, prep.environmentSettings);
@@ -577,14 +577,14 @@ export class BatchService {
     try {
       await downloadResourceFiles(t.spec.resourceFiles, wd, this.downloadOptions());
     } catch (err) {
-      await writeFile(join(dir, 'stderr.txt'), `${(err as Error).message}\n`);
+      await writeWhole(join(dir, 'stderr.txt'), `${(err as Error).message}\n`);
       const code = err instanceof ResourceFileError ? err.code : 'BlobDownloadMiscError';
       return this.finishAttempt(t, undefined, { category: 'usererror', code, message: (err as Error).message });
     }
     const injected = this.takeFailure(t.spec.id);
     if (injected) {
-      await writeFile(join(dir, 'stdout.txt'), '');
-      await writeFile(join(dir, 'stderr.txt'), injected.stderr);
+      await writeWhole(join(dir, 'stdout.txt'), '');
+      await writeWhole(join(dir, 'stderr.txt'), injected.stderr);
       return this.finishAttempt(t, injected.exitCode);
     }
     const env = this.environment(node, job, t.spec.id, dir, t.exec.retryCount, t.spec.environmentSettings);
@@ -872,6 +872,17 @@ export class BatchService {
     this.changed();
     await Promise.allSettled([...this.running]);
   }
+}
+
+/**
+ * Writes a task file the stand-in makes up itself (not a process's streamed output) in one rename, so
+ * a reader polling for it never sees it empty or half-written.
+ */
+async function writeWhole(path: string, text: string): Promise<void> {
+  // Beside the task's folder, not in it: the task's file listing never shows the temporary name.
+  const temp = join(dirname(dirname(path)), `.${basename(path)}.${randomBytes(4).toString('hex')}.tmp`);
+  await writeFile(temp, text);
+  await rename(temp, path);
 }
 
 /** Process groups still running, killed if the test process exits without stopping the stand-in. */

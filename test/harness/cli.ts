@@ -7,8 +7,41 @@ import { fileURLToPath } from 'node:url';
 export interface CliRun {
   /** The exit code (1 when the child was ended by a signal). */
   code: number;
+  /** The signal that ended the child, if one did. */
+  signal?: NodeJS.Signals | null;
   stdout: string;
   stderr: string;
+}
+
+/** What a finished child left behind, as `outputOf`, `spawnSync` or a failed `execFile` describe it. */
+export interface ChildOutput {
+  stdout: string | Buffer;
+  stderr?: string | Buffer;
+  code?: number | string | null;
+  status?: number | null;
+  signal?: NodeJS.Signals | string | null;
+}
+
+/**
+ * The JSON value a child printed on its last non-empty line of stdout (or the whole of it). A child
+ * that printed nothing or was cut short (killed, crashed, ended early) fails here with its exit code,
+ * signal and the end of its stderr, instead of a bare "Unexpected end of JSON input" that hides why.
+ */
+export function jsonFrom<T = any>(child: ChildOutput, options: { what?: string; stream?: 'stdout' | 'stderr'; whole?: boolean } = {}): T {
+  const text = String((options.stream === 'stderr' ? child.stderr : child.stdout) ?? '').trim();
+  const line = options.whole ? text : (text.split('\n').at(-1) ?? '');
+  try {
+    return JSON.parse(line) as T;
+  } catch (err) {
+    const code = child.code ?? child.status;
+    const how = child.signal ? `ended by ${child.signal}` : `exit code ${code ?? 'unknown'}`;
+    const stderr = String(child.stderr ?? '').trim().slice(-2000);
+    const printed = line ? `${JSON.stringify(line.slice(0, 200))}${line.length > 200 ? ` … (${line.length} characters)` : ''}` : 'nothing';
+    throw new Error(
+      `${options.what ?? 'the child process'} printed no complete JSON on ${options.stream ?? 'stdout'} (${(err as Error).message}): ${printed}; ${how}; stderr: ${stderr || '(empty)'}`,
+      { cause: err },
+    );
+  }
 }
 
 /** The repository root. */
@@ -22,7 +55,7 @@ export function outputOf(child: ChildProcess): Promise<CliRun> {
   child.stderr?.on('data', (d) => (stderr += d));
   return new Promise((resolve, reject) => {
     child.on('error', reject);
-    child.on('close', (code) => resolve({ code: code ?? 1, stdout, stderr }));
+    child.on('close', (code, signal) => resolve({ code: code ?? 1, signal, stdout, stderr }));
   });
 }
 
