@@ -28,6 +28,8 @@ export interface ContenderResult {
   /** Median over rounds of the summed slice times (process start to exit). */
   seconds: number;
   roundSeconds: number[];
+  /** pixbatch only: median over rounds of the summed job times its summary reports (first image read to last written; no process start-up, no exit). */
+  jobSeconds?: number;
   imagesPerSecond: number;
   imagesPerSecondPerCore: number;
   bytesOut: number;
@@ -56,9 +58,17 @@ export interface LocalBenchOptions {
   pixbatchEnv: Record<string, string>;
   /** Leave some peers out (ids). */
   skipPeers: string[];
-  /** With telemetry on as well: each preset runs again with these variables (an exporter to a loopback sink). */
-  telemetryEnv?: Record<string, string>;
+  /** With telemetry on as well: each preset runs again once per variant, with its variables (an exporter to a loopback sink). */
+  telemetry?: TelemetryVariant[];
   log: (line: string) => void;
+}
+
+export interface TelemetryVariant {
+  /** Appended to the contender id, e.g. `+telemetry`. */
+  suffix: string;
+  /** Appended to the label, e.g. ` +otel`. */
+  label: string;
+  env: Record<string, string>;
 }
 
 interface Contender {
@@ -67,7 +77,7 @@ interface Contender {
   kind: 'pixbatch' | 'peer';
   version?: string;
   rssNote: string;
-  run(slice: string, names: string[], out: string, listFile: string): Promise<{ seconds: number; peakTreeRss: number; peakProcessRss: number }>;
+  run(slice: string, names: string[], out: string, listFile: string): Promise<{ seconds: number; jobSeconds?: number; peakTreeRss: number; peakProcessRss: number }>;
 }
 
 /** Every file under `dir`, at any depth, as absolute paths. */
@@ -98,24 +108,24 @@ function pngName(name: string): string {
   return name.replace(/\.jpe?g$/i, '.png');
 }
 
-function pixbatchContender(o: LocalBenchOptions, preset: Preset, telemetry?: Record<string, string>): Contender {
+function pixbatchContender(o: LocalBenchOptions, preset: Preset, telemetry?: TelemetryVariant): Contender {
   return {
-    id: `pixbatch-${preset}${telemetry ? '+telemetry' : ''}`,
-    label: `pixbatch --preset ${preset}${telemetry ? ' +otel' : ''}`,
+    id: `pixbatch-${preset}${telemetry?.suffix ?? ''}`,
+    label: `pixbatch --preset ${preset}${telemetry?.label ?? ''}`,
     kind: 'pixbatch',
     version: o.pixbatchVersion,
     rssNote: 'one process',
     async run(slice, names, out) {
       const [command, ...args] = o.pixbatch;
       const r = await runMeasured(command!, [...args, 'convert', slice, out, '--preset', preset, '--json', '--quiet'], {
-        env: { ...process.env, ...o.pixbatchEnv, ...telemetry },
+        env: { ...process.env, ...o.pixbatchEnv, ...telemetry?.env },
       });
       if (r.code !== 0) throw new Error(`pixbatch --preset ${preset} exited ${r.code}: ${r.stderr.trim().split('\n').slice(-3).join(' | ')}`);
-      const summary = JSON.parse(r.stdout) as { counts: { converted: number; failed: number } };
+      const summary = JSON.parse(r.stdout) as { counts: { converted: number; failed: number }; seconds: number };
       if (summary.counts.converted !== names.length || summary.counts.failed !== 0) {
         throw new Error(`pixbatch --preset ${preset} converted ${summary.counts.converted} of ${names.length} (${summary.counts.failed} failed)`);
       }
-      return r;
+      return { ...r, jobSeconds: summary.seconds };
     },
   };
 }
@@ -158,7 +168,7 @@ export async function runLocalBench(o: LocalBenchOptions): Promise<{ results: Co
   const { peers, missing } = findPeers();
   const contenders: Contender[] = [
     ...o.presets.map((p) => pixbatchContender(o, p)),
-    ...(o.telemetryEnv ? o.presets.map((p) => pixbatchContender(o, p, o.telemetryEnv)) : []),
+    ...(o.telemetry ?? []).flatMap((t) => o.presets.map((p) => pixbatchContender(o, p, t))),
     ...peers.filter((p) => !o.skipPeers.includes(p.id)).map((p) => peerContender(p, o.cores)),
   ];
   const results: CorpusResult[] = [];
@@ -184,9 +194,10 @@ export async function runLocalBench(o: LocalBenchOptions): Promise<{ results: Co
       await rm(out, { recursive: true, force: true });
     }
 
-    const acc = new Map(contenders.map((c) => [c.id, { rounds: [] as number[], bytes: 0, count: 0, rss: 0, processRss: 0 }]));
+    const acc = new Map(contenders.map((c) => [c.id, { rounds: [] as number[], jobRounds: [] as number[], bytes: 0, count: 0, rss: 0, processRss: 0 }]));
     for (let round = 0; round < o.rounds; round++) {
       const roundTime = new Map(contenders.map((c) => [c.id, 0]));
+      const roundJobTime = new Map(contenders.map((c) => [c.id, 0]));
       for (let s = 0; s < corpus.slices.length; s++) {
         // Rotate the order every slice and round: nobody always goes first or last.
         const shift = (s + round * corpus.slices.length) % contenders.length;
@@ -201,6 +212,7 @@ export async function runLocalBench(o: LocalBenchOptions): Promise<{ results: Co
           }
           const a = acc.get(c.id)!;
           roundTime.set(c.id, roundTime.get(c.id)! + r.seconds);
+          if (r.jobSeconds !== undefined) roundJobTime.set(c.id, roundJobTime.get(c.id)! + r.jobSeconds);
           if (round === 0) {
             a.bytes += outputs.bytes;
             a.count += outputs.count;
@@ -212,6 +224,7 @@ export async function runLocalBench(o: LocalBenchOptions): Promise<{ results: Co
         }
       }
       for (const [id, t] of roundTime) acc.get(id)!.rounds.push(t);
+      for (const [id, t] of roundJobTime) acc.get(id)!.jobRounds.push(t);
     }
     await rm(work, { recursive: true, force: true });
     results.push({
@@ -227,6 +240,7 @@ export async function runLocalBench(o: LocalBenchOptions): Promise<{ results: Co
           images,
           seconds,
           roundSeconds: a.rounds,
+          ...(c.kind === 'pixbatch' ? { jobSeconds: median(a.jobRounds) } : {}),
           imagesPerSecond: images / seconds,
           imagesPerSecondPerCore: images / seconds / o.cores,
           bytesOut: a.bytes,

@@ -22,7 +22,7 @@ import { basename, dirname, join, resolve } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { parseArgs } from 'node:util';
 import type { Preset } from '../src/interfaces.js';
-import { listFiles, runLocalBench, type Corpus, type CorpusResult } from './local.js';
+import { listFiles, runLocalBench, type Corpus, type CorpusResult, type TelemetryVariant } from './local.js';
 import { timeStages, type StageTimes } from './stages.js';
 import { runRssScaling } from './rss.js';
 import { startOtlpReceiver } from '../test/harness/telemetry-sinks.js';
@@ -159,7 +159,19 @@ async function buildPixbatch(): Promise<string[]> {
     logLevel: 'warning',
     banner: { js: "import { createRequire as __benchRequire } from 'node:module'; const require = __benchRequire(import.meta.url);" },
   });
+  // Telemetry's export thread is started from its own bundle next to the code (see src/telemetry/recorder.ts).
+  const { bundleExportWorker, EXPORT_WORKER_BUNDLE } = await import('../src/batch/bundle.js');
+  await bundleExportWorker(root, join(outdir, EXPORT_WORKER_BUNDLE));
   return [process.execPath, join(outdir, 'pixbatch.mjs')];
+}
+
+/** With `--telemetry`: every span, and the sampling docs/monitoring.md suggests (1 image in 20). */
+function telemetryVariants(endpoint: string): TelemetryVariant[] {
+  const env = { OTEL_EXPORTER_OTLP_ENDPOINT: endpoint, OTEL_EXPORTER_OTLP_PROTOCOL: 'http/protobuf' };
+  return [
+    { suffix: '+telemetry', label: ' +otel', env },
+    { suffix: '+telemetry-sampled', label: ' +otel 5% of image spans', env: { ...env, OTEL_TRACES_SAMPLER: 'parentbased_traceidratio', OTEL_TRACES_SAMPLER_ARG: '0.05' } },
+  ];
 }
 
 const mb = (n: number) => (n / 1e6).toFixed(1);
@@ -184,17 +196,49 @@ function printTable(r: CorpusResult): void {
   }
 }
 
-/** Throughput lost with telemetry on, per preset and corpus (same run, same images). */
-function printTelemetryCost(results: CorpusResult[]): Array<{ corpus: string; preset: string; drop: number }> {
-  const out: Array<{ corpus: string; preset: string; drop: number }> = [];
-  log('\nthroughput with telemetry on (OTLP to a loopback sink) against off:');
+/** What a run with telemetry on measured against the same preset with it off (same run, same images). */
+interface TelemetryCost {
+  corpus: string;
+  preset: string;
+  variant: string;
+  /** Share of conversion throughput lost: images over the jobs' own time (first image read to last written). */
+  throughputDrop: number;
+  /** Share lost over whole processes (start to exit), start-up and the final flush included. */
+  processDrop: number;
+  /** Milliseconds each process took longer (start to exit). */
+  msPerProcess: number;
+}
+
+/**
+ * Telemetry's cost, in two parts: conversion throughput (from each job's own time, so a long job's
+ * figure) and the fixed cost each process pays once (starting the export thread, the final flush),
+ * which weighs on short processes such as these slices.
+ */
+function printTelemetryCost(results: CorpusResult[]): TelemetryCost[] {
+  const out: TelemetryCost[] = [];
+  const pct = (x: number) => `${(Math.abs(x) * 100).toFixed(1)}% ${x >= 0 ? 'slower' : 'faster'}`;
+  log('\ntelemetry on (OTLP http/protobuf to a loopback sink) against off, same run, same images:');
+  log(`  ${''.padEnd(8)} ${'contender'.padEnd(36)} ${'conversion throughput (job time)'.padEnd(44)} per process (start to exit)`);
   for (const r of results) {
-    for (const on of r.contenders.filter((c) => c.id.endsWith('+telemetry'))) {
-      const off = r.contenders.find((c) => c.id === on.id.replace('+telemetry', ''));
-      if (!off) continue;
-      const drop = 1 - on.imagesPerSecond / off.imagesPerSecond;
-      out.push({ corpus: r.corpus.id, preset: off.id.replace('pixbatch-', ''), drop });
-      log(`  ${r.corpus.id.padEnd(8)} ${off.label.padEnd(26)} ${off.imagesPerSecond.toFixed(2).padStart(8)} -> ${on.imagesPerSecond.toFixed(2).padStart(8)} images/s  (${(drop * 100).toFixed(1)}% ${drop >= 0 ? 'slower' : 'faster'})`);
+    for (const on of r.contenders.filter((c) => c.id.includes('+telemetry'))) {
+      const off = r.contenders.find((c) => c.id === on.id.slice(0, on.id.indexOf('+telemetry')));
+      if (!off?.jobSeconds || !on.jobSeconds) continue;
+      const offRate = r.corpus.images / off.jobSeconds;
+      const onRate = r.corpus.images / on.jobSeconds;
+      const cost: TelemetryCost = {
+        corpus: r.corpus.id,
+        preset: off.id.replace('pixbatch-', ''),
+        variant: on.id.slice(on.id.indexOf('+')),
+        throughputDrop: 1 - onRate / offRate,
+        processDrop: 1 - on.imagesPerSecond / off.imagesPerSecond,
+        msPerProcess: ((on.seconds - off.seconds) / r.corpus.slices) * 1000,
+      };
+      out.push(cost);
+      const perProcess = off.seconds / r.corpus.slices;
+      log(
+        `  ${r.corpus.id.padEnd(8)} ${on.label.padEnd(36)} ${`${offRate.toFixed(2)} -> ${onRate.toFixed(2)} images/s (${pct(cost.throughputDrop)})`.padEnd(44)} ` +
+          `${cost.msPerProcess >= 0 ? '+' : ''}${cost.msPerProcess.toFixed(0)} ms on ${perProcess.toFixed(1)} s (${pct(cost.processDrop)})`,
+      );
     }
   }
   return out;
@@ -269,7 +313,7 @@ async function main(): Promise<void> {
       pixbatchVersion: pkg.version,
       pixbatchEnv,
       skipPeers: (values['skip-peers'] ?? '').split(',').filter(Boolean),
-      telemetryEnv: sink ? { OTEL_EXPORTER_OTLP_ENDPOINT: sink.endpoint, OTEL_EXPORTER_OTLP_PROTOCOL: 'http/protobuf' } : undefined,
+      telemetry: sink ? telemetryVariants(sink.endpoint) : undefined,
       log,
     }).finally(() => sink?.stop());
     if (missingPeers.length) log(`\npeers not found (scripts/install-bench-peers.sh installs them): ${missingPeers.join('; ')}`);

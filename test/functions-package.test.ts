@@ -10,6 +10,7 @@ import { BlobServiceClient } from '@azure/storage-blob';
 import { FUNCTIONS_SCRIPT, type FunctionsPackage } from '../src/functions/package.js';
 import { jsonFrom, runPixbatch } from './harness/cli.js';
 import { startAzurite, type Azurite } from './harness/azurite.js';
+import { startOtlpReceiver } from './harness/telemetry-sinks.js';
 import { jpegBuffer } from './harness/images.js';
 import { blobCreatedEvent } from './harness/event-grid.js';
 
@@ -103,7 +104,7 @@ test('pixbatch functions package writes a zip of fixed form whose entry, under a
   assert.deepEqual(names, [...names].sort(), 'entries sorted');
   assert.equal(new Set(entries.map((e) => `${e.dosDate}/${e.dosTime}`)).size, 1, 'one fixed time');
   assert.ok(entries.every((e) => e.extraFields === 0), 'no extra timestamp fields');
-  for (const name of ['host.json', 'package.json', FUNCTIONS_SCRIPT, 'node_modules/sharp/package.json', 'node_modules/@img/sharp-linux-x64/package.json']) {
+  for (const name of ['host.json', 'package.json', FUNCTIONS_SCRIPT, 'app/export-worker.bundle.js', 'node_modules/sharp/package.json', 'node_modules/@img/sharp-linux-x64/package.json']) {
     assert.ok(names.includes(name), `${name} in the zip`);
   }
   assert.ok(names.some((n) => /^node_modules\/@img\/sharp-libvips-linux-x64\/lib\/libvips-cpp\.so/.test(n)));
@@ -127,6 +128,8 @@ test('pixbatch functions package writes a zip of fixed form whose entry, under a
   const put = await images.getBlockBlobClient('up/zip.jpg').upload(jpeg, jpeg.length);
   const event = blobCreatedEvent({ account: az.accountName, container: 'images', blob: 'up/zip.jpg', blobEndpoint: az.blobEndpoint, eTag: put.etag });
 
+  // Telemetry on: the zip's export thread (its own bundle next to the entry) must start and send.
+  const otlp = await startOtlpReceiver();
   const driven = await promisify(execFile)(process.execPath, ['--require', join(work, 'capture.cjs'), join(work, 'driver.mjs'), dir, JSON.stringify(event)], {
     cwd: work,
     env: {
@@ -135,9 +138,13 @@ test('pixbatch functions package writes a zip of fixed form whose entry, under a
       PIXBATCH_SOURCE: 'az://images/up',
       PIXBATCH_DESTINATION: 'az://converted',
       PIXBATCH_TO: 'png',
+      OTEL_EXPORTER_OTLP_ENDPOINT: otlp.endpoint,
+      OTEL_EXPORTER_OTLP_PROTOCOL: 'http/json',
     },
     timeout: 120_000,
-  });
+  }).finally(() => otlp.stop());
+  const traces = otlp.requests.filter((q) => q.path === '/v1/traces').map((q) => q.body.toString());
+  assert.ok(traces.some((t) => t.includes('"pixbatch function"')), `no function span was sent; stderr: ${driven.stderr}`);
   const result = jsonFrom(driven, { what: 'the functions driver', whole: true }) as { registrations: Array<{ name: string; bindings: Record<string, { type: string; route?: string; methods?: string[] }> }>; lines: string[] };
   const byName = new Map(result.registrations.map((r) => [r.name, Object.values(r.bindings).map((b) => b.type)]));
   assert.deepEqual([...byName.keys()].sort(), ['blobCreatedWebhook', 'convertBlobCreated']);

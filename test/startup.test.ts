@@ -118,13 +118,15 @@ describe('start-up of local commands', () => {
     assert.ok(!packages.has('zod'), 'the config schema (zod) is only for Batch and pool commands');
   });
 
-  test('with OTEL_EXPORTER_OTLP_ENDPOINT set, the OpenTelemetry SDK does load, which the recorder sees', async () => {
+  test('with OTEL_EXPORTER_OTLP_ENDPOINT set, the run exports, yet the main thread loads no OpenTelemetry module: the SDK lives in the export thread', async () => {
     const otlp = await startOtlpReceiver();
     try {
       const r = await pixbatch(['convert', 'in', 'out-otel', '--quiet'], { OTEL_EXPORTER_OTLP_ENDPOINT: otlp.endpoint, APPLICATIONINSIGHTS_CONNECTION_STRING: '' });
       assert.equal(r.code, 0, r.stderr);
+      assert.ok(otlp.requests.some((q) => q.path === '/v1/traces'), `the receiver got ${otlp.requests.map((q) => q.path).join(', ') || 'nothing'}`);
       const packages = packagesOf(r.modules);
-      assert.ok(packages.has('@opentelemetry/api') && packages.has('@opentelemetry/sdk-trace-base'), `recorded packages: ${[...packages].join(', ')}`);
+      assert.ok(packages.has('sharp'), `recorded packages: ${[...packages].join(', ')}`);
+      assert.deepEqual(otel(packages), [], 'the main thread converts; the export thread loads the SDK');
       assert.deepEqual(azure(packages), [], 'the Azure Monitor exporter is for APPLICATIONINSIGHTS_CONNECTION_STRING only');
     } finally {
       await otlp.stop();

@@ -8,7 +8,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { generate, type Report, type Summary } from '../src/index.js';
 import { telemetryEnabled, telemetryEnvironment } from '../src/telemetry/index.js';
-import { samplingFrom } from '../src/telemetry/sdk.js';
+import { samplingFrom } from '../src/telemetry/settings.js';
 import { entraCredential } from '../src/telemetry/azure-monitor.js';
 import { jsonFrom, runPixbatch } from './harness/cli.js';
 import { startAzurite, type Azurite } from './harness/azurite.js';

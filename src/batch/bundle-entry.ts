@@ -4,12 +4,14 @@
 import { threadPoolSizeFor } from '../cli/thread-pool.js';
 import { tuneAllocator } from '../convert/pixpng.js';
 import { capYoungGeneration } from '../young-generation.js';
+import { prestartTelemetry } from '../telemetry/index.js';
 
 const args = process.argv.slice(2);
 if (!process.env.UV_THREADPOOL_SIZE) process.env.UV_THREADPOOL_SIZE = String(threadPoolSizeFor(args));
 tuneAllocator();
 capYoungGeneration();
 if (args[0] === 'worker') {
+  await prestartTelemetry();
   const { runWorkerCli } = await import('./worker-cli.js');
   process.exitCode = await runWorkerCli(args.slice(1));
 } else {

@@ -109,9 +109,25 @@ async function nodeTarball(version: string, cacheDir: string, log?: (line: strin
 /**
  * Bundles an entry (`batch/bundle-entry`: src/*.ts when present, else dist/*.js) into one ESM file;
  * `require` is provided because some bundled dependencies are CommonJS. `external` adds modules the
- * running environment provides.
+ * running environment provides. The telemetry export thread's own bundle is written next to it
+ * (telemetry/recorder.ts starts it from there). Returns both files.
  */
-export async function bundleScript(root: string, outfile: string, entryName = 'batch/bundle-entry', external: string[] = []): Promise<void> {
+export async function bundleScript(root: string, outfile: string, entryName = 'batch/bundle-entry', external: string[] = []): Promise<string[]> {
+  const worker = join(dirname(outfile), EXPORT_WORKER_BUNDLE);
+  await Promise.all([esbuildOne(root, entryName, outfile, external), esbuildOne(root, 'telemetry/export-worker', worker, external)]);
+  return [outfile, worker];
+}
+
+/** The telemetry export thread's bundle, next to the module that starts it. */
+export const EXPORT_WORKER_BUNDLE = 'export-worker.bundle.js';
+
+/** Writes the export thread's bundle (by default into dist/telemetry, where the compiled recorder looks first; `npm run build` does). */
+export async function bundleExportWorker(root: string = packageRoot(), outfile = join(root, 'dist', 'telemetry', EXPORT_WORKER_BUNDLE)): Promise<string> {
+  await esbuildOne(root, 'telemetry/export-worker', outfile, []);
+  return outfile;
+}
+
+async function esbuildOne(root: string, entryName: string, outfile: string, external: string[]): Promise<void> {
   const { build } = await import('esbuild');
   const ts = join(root, 'src', `${entryName}.ts`);
   const entry = existsSync(ts) ? ts : join(root, 'dist', `${entryName}.js`);
@@ -124,7 +140,8 @@ export async function bundleScript(root: string, outfile: string, entryName = 'b
     target: 'node20',
     external: [...EXTERNAL, ...external],
     logLevel: 'error',
-    legalComments: 'none',
+    // Licence notices of the bundled packages stay, at the end of the file.
+    legalComments: 'eof',
     minify: true,
     banner: { js: "import { createRequire as __pixbatchRequire } from 'node:module'; const require = __pixbatchRequire(import.meta.url);" },
   });
@@ -188,12 +205,12 @@ export async function buildBundle(options: BuildBundleOptions = {}): Promise<Bun
 
   const stage = await mkdtemp(join(tmpdir(), 'pixbatch-bundle-'));
   try {
-    await bundleScript(root, join(stage, BUNDLE_SCRIPT));
+    const scripts = await bundleScript(root, join(stage, BUNDLE_SCRIPT));
     // version.ts reads ../package.json next to the script; "type": "module" keeps the .mjs loading as ESM.
     await writeFile(join(stage, 'package.json'), JSON.stringify({ name: 'pixbatch', version: VERSION, type: 'module', private: true }, null, 2) + '\n');
     const inputs = createHash('sha256');
     inputs.update(`node ${nodeVersion}\n`);
-    inputs.update(await readFile(join(stage, BUNDLE_SCRIPT)));
+    for (const script of scripts) inputs.update(await readFile(script));
     await stageNativeParts(stage, root, inputs);
     const key = inputs.digest('hex').slice(0, 32);
     const cached = join(cacheDir, 'bundles', `pixbatch-${VERSION}-${key}.tar.gz`);

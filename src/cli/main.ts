@@ -7,6 +7,7 @@
 import { tuneAllocator } from '../convert/pixpng.js';
 import { capYoungGeneration } from '../young-generation.js';
 import { threadPoolSizeFor } from './thread-pool.js';
+import { prestartTelemetry, runsJobHere } from '../telemetry/index.js';
 
 if (!process.env.UV_THREADPOOL_SIZE) {
   process.env.UV_THREADPOOL_SIZE = String(threadPoolSizeFor(process.argv.slice(2)));
@@ -20,5 +21,8 @@ process.stdout.on('error', (err: NodeJS.ErrnoException) => {
   if (err.code !== 'EPIPE') throw err;
   process.exit(typeof process.exitCode === 'number' ? process.exitCode : 0);
 });
+// Telemetry's SDK loads in its own thread; starting it before the CLI loads lets it use the core that
+// is idle until the conversions begin.
+if (runsJobHere(process.argv.slice(2))) await prestartTelemetry();
 const { run } = await import('./program.js');
 process.exitCode = await run(process.argv);

@@ -21,6 +21,7 @@ import { redact } from '../store/redact.js';
 import { BlobEventConverter, type EventsOutcome, type FunctionLog } from './convert-events.js';
 import { validationCode } from './events.js';
 import { readSettings } from './settings.js';
+import { prestartTelemetry } from '../telemetry/index.js';
 
 export { BlobEventConverter } from './convert-events.js';
 export type { EventsOutcome, FunctionLog } from './convert-events.js';
@@ -118,5 +119,7 @@ export interface FunctionsApp {
 /** Registers both triggers; function names are what the Event Grid subscription's endpoint names. */
 export function registerFunctions(app: FunctionsApp): void {
   app.eventGrid('convertBlobCreated', { handler: onBlobCreated });
+  // The host loads the app before the first event: telemetry's SDK can load in its thread meanwhile.
+  void prestartTelemetry();
   app.http('blobCreatedWebhook', { methods: ['POST', 'OPTIONS'], authLevel: 'function', route: 'pixbatch/events', handler: onWebhook });
 }

@@ -3,7 +3,7 @@
 // (https://learn.microsoft.com/azure/azure-monitor/app/azure-ad-authentication).
 import type { TokenCredential } from '@azure/core-auth';
 import { AzureMonitorMetricExporter, AzureMonitorTraceExporter } from '@azure/monitor-opentelemetry-exporter';
-import { UsageError } from '../errors.js';
+import { connectionStringFrom, entraSignInFrom } from './settings.js';
 
 /**
  * The credential `APPLICATIONINSIGHTS_AUTHENTICATION_STRING` names: `Authorization=AAD` signs in with the
@@ -12,29 +12,15 @@ import { UsageError } from '../errors.js';
  * Unset: the connection string's instrumentation key alone, as the resource allows by default.
  */
 export async function entraCredential(env: NodeJS.ProcessEnv): Promise<TokenCredential | undefined> {
-  const value = env.APPLICATIONINSIGHTS_AUTHENTICATION_STRING?.trim();
-  if (!value) return undefined;
-  const parts = new Map(
-    value
-      .split(';')
-      .map((p) => p.trim())
-      .filter(Boolean)
-      .map((p) => [p.slice(0, p.indexOf('=')).trim().toLowerCase(), p.slice(p.indexOf('=') + 1).trim()] as const),
-  );
-  if (parts.get('authorization')?.toUpperCase() !== 'AAD') {
-    throw new UsageError(`Expected "Authorization=AAD" (optionally ";ClientId=<client id>") for APPLICATIONINSIGHTS_AUTHENTICATION_STRING but received "${value}"`);
-  }
-  const clientId = parts.get('clientid') || env.AZURE_CLIENT_ID?.trim() || undefined;
+  const signIn = entraSignInFrom(env);
+  if (!signIn) return undefined;
   const { DefaultAzureCredential } = await import('@azure/identity');
-  return new DefaultAzureCredential(clientId ? { managedIdentityClientId: clientId } : {});
+  return new DefaultAzureCredential(signIn.clientId ? { managedIdentityClientId: signIn.clientId } : {});
 }
 
 /** A trace and a metric exporter for the resource in `APPLICATIONINSIGHTS_CONNECTION_STRING`. */
 export async function azureMonitorExporters(env: NodeJS.ProcessEnv) {
-  const connectionString = env.APPLICATIONINSIGHTS_CONNECTION_STRING!.trim();
-  if (!/(^|;)\s*InstrumentationKey\s*=/i.test(connectionString)) {
-    throw new UsageError('Expected a connection string with InstrumentationKey=… (copied from the Application Insights resource) for APPLICATIONINSIGHTS_CONNECTION_STRING');
-  }
+  const connectionString = connectionStringFrom(env)!;
   const credential = await entraCredential(env);
   const options = { connectionString, ...(credential ? { credential } : {}) };
   return { spans: [new AzureMonitorTraceExporter(options)], metrics: [new AzureMonitorMetricExporter(options)] };

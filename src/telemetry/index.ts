@@ -84,3 +84,20 @@ export async function withJobSpan<T>(
   const { runJob } = await import('./job.js');
   return runJob(kind, attributes, run, describeResult);
 }
+
+/**
+ * Starts the telemetry export thread now, when telemetry is on, so that the SDK loads on an idle core
+ * while the process is still starting rather than after the job has begun. Call it first thing in a
+ * process that is about to run a job; `withJobSpan` starts it anyway when it was not.
+ */
+export async function prestartTelemetry(): Promise<void> {
+  if (!telemetryEnabled()) return;
+  const { prestartTelemetry: start } = await import('./job.js');
+  start();
+}
+
+/** Whether a command line (without node and the script) runs conversions in this process: worth starting telemetry early. */
+export function runsJobHere(args: readonly string[]): boolean {
+  if (args[0] === 'worker') return true;
+  return args[0] === 'convert' && !args.some((a) => a === '--dry-run' || a === '--help' || a === '-h' || a === '--pool' || a.startsWith('--pool='));
+}

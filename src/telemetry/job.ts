@@ -1,46 +1,22 @@
-// The spans and metrics of one job, through the OpenTelemetry API. Loaded only when telemetry is on.
-import { SpanKind, SpanStatusCode, trace, ROOT_CONTEXT, type Attributes, type Context, type Counter, type Histogram, type Span } from '@opentelemetry/api';
+// The spans and metrics of one job, as the main thread notes them (recorder.ts posts them to the
+// export thread). Loaded only when telemetry is on; loads nothing of OpenTelemetry itself.
 import type { ImageRecord, WorkItem } from '../interfaces.js';
 import { redact } from '../store/redact.js';
 import type { ImageProbe, ImageStage, JobAttributes, JobKind, PipelineObserver } from './index.js';
-import { IMAGE_SPAN, startSdk, type Sdk } from './sdk.js';
+import { now, recorderFor, type Recorder } from './recorder.js';
+import { checkTelemetrySettings } from './settings.js';
 
 /** How long a job waits at its end for its telemetry to be sent: long enough for one retry, never a hang. */
 const FLUSH_MS = 10_000;
 
-let sdk: Promise<Sdk> | undefined;
-
-interface Instruments {
-  images: Counter;
-  bytesIn: Counter;
-  bytesOut: Counter;
-  duration: Histogram;
-}
-
-let instruments: Instruments | undefined;
-/** Images admitted and not yet recorded, over every job in this process (read by the queue-depth gauge). */
+/** Images admitted and not yet recorded, over every job in this process (the queue-depth gauge). */
 let inFlight = 0;
-
-function instrumentsOf(s: Sdk): Instruments {
-  if (instruments) return instruments;
-  const meter = s.meter;
-  meter
-    .createObservableGauge('pixbatch.queue.depth', { description: 'Images admitted and not yet done (reading, waiting for a core, converting or writing)', unit: '{image}' })
-    .addCallback((result) => result.observe(inFlight));
-  instruments = {
-    images: meter.createCounter('pixbatch.images', { description: 'Images done, by status (converted, skipped, failed) and failure code', unit: '{image}' }),
-    bytesIn: meter.createCounter('pixbatch.bytes.in', { description: 'Bytes read from converted images', unit: 'By' }),
-    bytesOut: meter.createCounter('pixbatch.bytes.out', { description: 'Bytes written', unit: 'By' }),
-    duration: meter.createHistogram('pixbatch.image.duration', { description: 'Time to read, convert and write one image', unit: 's' }),
-  };
-  return instruments;
-}
 
 /** Image names can be personal data: they are sent only when the user says so. */
 const namesAllowed = () => process.env.PIXBATCH_TELEMETRY_NAMES === '1';
 
-function jobSpanAttributes(kind: JobKind, a: JobAttributes): Attributes {
-  const out: Attributes = { 'pixbatch.job.kind': kind };
+function jobSpanAttributes(kind: JobKind, a: JobAttributes): Record<string, string> {
+  const out: Record<string, string> = { 'pixbatch.job.kind': kind };
   if (a.jobId) out['pixbatch.job.id'] = a.jobId;
   if (a.taskId) out['pixbatch.task.id'] = a.taskId;
   if (a.nodeId) out['pixbatch.node.id'] = a.nodeId;
@@ -49,124 +25,130 @@ function jobSpanAttributes(kind: JobKind, a: JobAttributes): Attributes {
   return out;
 }
 
+/** An image whose spans are kept; unsampled images get the shared no-op probe. */
 class Probe implements ImageProbe {
   constructor(
-    readonly span: Span,
-    private readonly tracer: Sdk['tracer'],
+    readonly id: number,
+    private readonly recorder: Recorder,
   ) {}
 
   async stage<T>(name: ImageStage, fn: () => Promise<T>): Promise<T> {
-    if (!this.span.isRecording()) return fn();
-    const span = this.tracer.startSpan(name, { kind: SpanKind.INTERNAL }, trace.setSpan(ROOT_CONTEXT, this.span));
+    const start = now();
+    let failed = true;
     try {
-      return await fn();
-    } catch (err) {
-      span.setStatus({ code: SpanStatusCode.ERROR });
-      throw err;
+      const result = await fn();
+      failed = false;
+      return result;
     } finally {
-      span.end();
+      this.recorder.note(['stage', this.id, name, start, now(), failed]);
     }
   }
 }
 
+const untraced: ImageProbe = { stage: (_name, fn) => fn() };
+
 class JobObserver implements PipelineObserver {
-  private readonly context: Context;
   /** Images started and not recorded: a job stopped by a storage fault leaves some. */
-  private readonly open = new Set<Probe>();
-  private readonly metricAttributes: Attributes;
+  private readonly open = new Set<ImageProbe>();
+  private readonly metricAttributes: Record<string, string>;
 
   constructor(
-    private readonly s: Sdk,
-    private readonly instruments: Instruments,
-    jobSpan: Span,
+    private readonly recorder: Recorder,
+    /** The job span's id, 0 when spans are off (`always_off`). */
+    private readonly jobSpan: number,
     kind: JobKind,
     a: JobAttributes,
   ) {
-    this.context = trace.setSpan(ROOT_CONTEXT, jobSpan);
     // Metric dimensions stay few (no ids), so charts stay cheap and readable.
     this.metricAttributes = { 'pixbatch.job.kind': kind, ...(a.format ? { 'pixbatch.format': a.format } : {}), ...(a.preset ? { 'pixbatch.preset': a.preset } : {}) };
   }
 
   started(item: WorkItem): ImageProbe {
-    inFlight++;
-    const span = this.s.tracer.startSpan(
-      IMAGE_SPAN,
-      { kind: SpanKind.INTERNAL, attributes: namesAllowed() ? { 'pixbatch.image.name': item.name } : undefined },
-      this.context,
-    );
-    const probe = new Probe(span, this.s.tracer);
+    this.recorder.note(['depth', ++inFlight]);
+    const r = this.recorder;
+    let probe: ImageProbe;
+    if (this.jobSpan && (r.sampling.images >= 1 || Math.random() < r.sampling.images)) {
+      probe = new Probe(r.id(), r);
+      r.note(['image', (probe as Probe).id, this.jobSpan, namesAllowed() ? { 'pixbatch.image.name': item.name } : {}, now()]);
+    } else {
+      // Each unsampled image still needs its own identity in `open`.
+      probe = { stage: untraced.stage };
+    }
     this.open.add(probe);
     return probe;
   }
 
   /** Ends what a stopped job left open, so the queue-depth gauge of a long-lived process goes back down. */
   close(): void {
-    for (const probe of this.open) {
-      probe.span.setStatus({ code: SpanStatusCode.ERROR, message: 'job stopped' });
-      probe.span.end();
-    }
+    const t = now();
+    for (const probe of this.open) if (probe instanceof Probe) this.recorder.note(['end', probe.id, {}, 'job stopped', t]);
     inFlight -= this.open.size;
     this.open.clear();
+    this.recorder.note(['depth', inFlight]);
   }
 
   recorded(record: ImageRecord, probe?: ImageProbe): void {
-    const attributes: Attributes = { ...this.metricAttributes, 'pixbatch.status': record.status, ...(record.code ? { 'pixbatch.failure.code': record.code } : {}) };
-    const i = this.instruments;
-    i.images.add(1, attributes);
-    if (record.status === 'converted') {
-      if (record.bytesIn) i.bytesIn.add(record.bytesIn, this.metricAttributes);
-      if (record.bytesOut) i.bytesOut.add(record.bytesOut, this.metricAttributes);
-      if (record.ms !== undefined) i.duration.record(record.ms / 1000, this.metricAttributes);
+    const r = this.recorder;
+    r.note(['record', this.metricAttributes, record.status, record.code, record.bytesIn, record.bytesOut, record.ms === undefined ? undefined : record.ms / 1000]);
+    if (!probe || !this.open.delete(probe)) return;
+    r.note(['depth', --inFlight]);
+    if (!(probe instanceof Probe)) return;
+    const attributes: Record<string, string | number> = { 'pixbatch.status': record.status };
+    if (record.code) attributes['pixbatch.failure.code'] = record.code;
+    if (record.bytesIn !== undefined) attributes['pixbatch.bytes.in'] = record.bytesIn;
+    if (record.bytesOut !== undefined) attributes['pixbatch.bytes.out'] = record.bytesOut;
+    if (record.width !== undefined) {
+      attributes['pixbatch.image.width'] = record.width;
+      attributes['pixbatch.image.height'] = record.height ?? 0;
     }
-    if (!(probe instanceof Probe) || !this.open.delete(probe)) return;
-    inFlight--;
-    const span = probe.span;
-    if (!span.isRecording()) return;
-    span.setAttributes({
-      'pixbatch.status': record.status,
-      ...(record.code ? { 'pixbatch.failure.code': record.code } : {}),
-      ...(record.bytesIn !== undefined ? { 'pixbatch.bytes.in': record.bytesIn } : {}),
-      ...(record.bytesOut !== undefined ? { 'pixbatch.bytes.out': record.bytesOut } : {}),
-      ...(record.width !== undefined ? { 'pixbatch.image.width': record.width, 'pixbatch.image.height': record.height ?? 0 } : {}),
-    });
     // A reason names the image or output, so it goes with names only.
-    if (record.status === 'failed') span.setStatus({ code: SpanStatusCode.ERROR, message: namesAllowed() && record.reason ? redact(record.reason) : record.code });
-    span.end();
+    const error = record.status === 'failed' ? (namesAllowed() && record.reason ? redact(record.reason) : (record.code ?? 'failed')) : undefined;
+    r.note(['end', probe.id, attributes, error, now()]);
   }
 }
 
 /** What a job's span says at its end, beyond the attributes it started with. */
 export type JobResultAttributes = JobAttributes & { counts?: Record<string, number>; bytesIn?: number; bytesOut?: number };
 
-/** `withJobSpan` once telemetry is on: starts the SDK the first time, then one span per job. */
+/** `withJobSpan` once telemetry is on: starts the export thread the first time, then one span per job. */
 export async function runJob<T>(
   kind: JobKind,
   attributes: JobAttributes,
   run: (observer: PipelineObserver | undefined) => Promise<T>,
   describeResult?: (result: T) => JobResultAttributes,
 ): Promise<T> {
-  const s = await (sdk ??= startSdk());
-  const name = `pixbatch ${kind}`;
-  // Application Insights names a request that is not an HTTP server span from `ai.operation.name`.
-  const span = s.tracer.startSpan(name, { kind: SpanKind.CONSUMER, attributes: { ...jobSpanAttributes(kind, attributes), 'ai.operation.name': name } }, ROOT_CONTEXT);
-  const observer = new JobObserver(s, instrumentsOf(s), span, kind, attributes);
+  const recorder = recorderFor(checkTelemetrySettings(process.env));
+  const spanId = recorder.sampling.jobs ? recorder.id() : 0;
+  if (spanId) recorder.note(['job', spanId, `pixbatch ${kind}`, jobSpanAttributes(kind, attributes), now()]);
+  const observer = new JobObserver(recorder, spanId, kind, attributes);
+  const end: Record<string, string | number> = {};
+  let error: string | undefined;
   try {
     const result = await run(observer);
     const more = describeResult?.(result);
     if (more) {
-      span.setAttributes(jobSpanAttributes(kind, more));
-      for (const [k, v] of Object.entries(more.counts ?? {})) span.setAttribute(`pixbatch.images.${k}`, v);
-      if (more.bytesIn !== undefined) span.setAttribute('pixbatch.bytes.in', more.bytesIn);
-      if (more.bytesOut !== undefined) span.setAttribute('pixbatch.bytes.out', more.bytesOut);
+      Object.assign(end, jobSpanAttributes(kind, more));
+      for (const [k, v] of Object.entries(more.counts ?? {})) end[`pixbatch.images.${k}`] = v;
+      if (more.bytesIn !== undefined) end['pixbatch.bytes.in'] = more.bytesIn;
+      if (more.bytesOut !== undefined) end['pixbatch.bytes.out'] = more.bytesOut;
     }
     return result;
   } catch (err) {
     // The message only: locations in it are already redacted, and a stack says nothing an operator needs.
-    span.setStatus({ code: SpanStatusCode.ERROR, message: redact(err instanceof Error ? err.message : String(err)) });
+    error = redact(err instanceof Error ? err.message : String(err));
     throw err;
   } finally {
     observer.close();
-    span.end();
-    await s.flush(FLUSH_MS);
+    if (spanId) recorder.note(['end', spanId, end, error, now()]);
+    await recorder.flush(FLUSH_MS);
+  }
+}
+
+/** Starts the export thread ahead of the first job, so the SDK loads while the process is still starting. Wrong settings are left for the job to report. */
+export function prestartTelemetry(): void {
+  try {
+    recorderFor(checkTelemetrySettings(process.env));
+  } catch {
+    // runJob throws the same usage error where it can be reported.
   }
 }

@@ -1,10 +1,10 @@
 // Export OTLP over HTTP to the collector or backend in the standard `OTEL_EXPORTER_OTLP_ENDPOINT`.
 // The exporters read the endpoint, headers and timeouts from the standard variables themselves.
-import { UsageError } from '../errors.js';
+import { otlpProtocolFrom } from './settings.js';
 
 /** Trace and metric exporters for `OTEL_EXPORTER_OTLP_PROTOCOL`: `http/protobuf` (the default the specification sets) or `http/json`. */
 export async function otlpExporters(env: NodeJS.ProcessEnv) {
-  const protocol = env.OTEL_EXPORTER_OTLP_PROTOCOL?.trim() || 'http/protobuf';
+  const protocol = otlpProtocolFrom(env);
   if (protocol === 'http/json') {
     const [{ OTLPTraceExporter }, { OTLPMetricExporter }] = await Promise.all([
       import('@opentelemetry/exporter-trace-otlp-http'),
@@ -12,12 +12,9 @@ export async function otlpExporters(env: NodeJS.ProcessEnv) {
     ]);
     return { spans: [new OTLPTraceExporter()], metrics: [new OTLPMetricExporter()] };
   }
-  if (protocol === 'http/protobuf') {
-    const [{ OTLPTraceExporter }, { OTLPMetricExporter }] = await Promise.all([
-      import('@opentelemetry/exporter-trace-otlp-proto'),
-      import('@opentelemetry/exporter-metrics-otlp-proto'),
-    ]);
-    return { spans: [new OTLPTraceExporter()], metrics: [new OTLPMetricExporter()] };
-  }
-  throw new UsageError(`Expected http/protobuf or http/json for OTEL_EXPORTER_OTLP_PROTOCOL but received "${protocol}" (gRPC is not supported: use a collector's HTTP port)`);
+  const [{ OTLPTraceExporter }, { OTLPMetricExporter }] = await Promise.all([
+    import('@opentelemetry/exporter-trace-otlp-proto'),
+    import('@opentelemetry/exporter-metrics-otlp-proto'),
+  ]);
+  return { spans: [new OTLPTraceExporter()], metrics: [new OTLPMetricExporter()] };
 }

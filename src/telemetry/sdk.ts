@@ -1,17 +1,11 @@
 // The OpenTelemetry SDK and its exporters, set up from the variables Azure Monitor and OpenTelemetry
-// users already set. Loaded only when one of them is.
+// users already set. Loaded only in the export thread (export-worker.ts).
 import { hostname } from 'node:os';
-import { TraceFlags, trace, type Context, type Meter, type Tracer } from '@opentelemetry/api';
+import type { Meter, Tracer } from '@opentelemetry/api';
 import { MeterProvider, PeriodicExportingMetricReader, type PushMetricExporter } from '@opentelemetry/sdk-metrics';
-import { BasicTracerProvider, BatchSpanProcessor, SamplingDecision, type Sampler, type SamplingResult, type SpanExporter } from '@opentelemetry/sdk-trace-base';
+import { AlwaysOnSampler, BasicTracerProvider, BatchSpanProcessor, type SpanExporter } from '@opentelemetry/sdk-trace-base';
 import { defaultResource, resourceFromAttributes } from '@opentelemetry/resources';
-import { UsageError } from '../errors.js';
 import { VERSION } from '../version.js';
-
-/** Name of the per-image span; the sampler picks on it. */
-export const IMAGE_SPAN = 'pixbatch image';
-/** The attribute the Azure Monitor exporter reads as the sampling percentage of a span. */
-const SAMPLE_RATE = 'microsoft.sample_rate';
 
 export interface Sdk {
   tracer: Tracer;
@@ -25,67 +19,8 @@ interface Exporters {
   metrics: PushMetricExporter[];
 }
 
-/**
- * Keeps every job span and samples image spans (their read/convert/write spans follow them) from the
- * standard `OTEL_TRACES_SAMPLER` and `OTEL_TRACES_SAMPLER_ARG`: `always_off` keeps no span at all
- * (metrics still count every image); `traceidratio` and `parentbased_traceidratio` keep that share
- * of images. A job is one trace, so a ratio on trace ids alone would keep a whole job or none of it.
- */
-export class ImageSampler implements Sampler {
-  private readonly ratio: number;
-  private readonly off: boolean;
-
-  constructor(settings: Sampling) {
-    this.ratio = settings.images;
-    this.off = !settings.jobs;
-  }
-
-  shouldSample(context: Context, _traceId: string, spanName: string): SamplingResult {
-    if (this.off) return { decision: SamplingDecision.NOT_RECORD };
-    const parent = trace.getSpanContext(context);
-    if (!parent) return { decision: SamplingDecision.RECORD_AND_SAMPLED };
-    if (!(parent.traceFlags & TraceFlags.SAMPLED)) return { decision: SamplingDecision.NOT_RECORD };
-    if (this.ratio >= 1) return { decision: SamplingDecision.RECORD_AND_SAMPLED };
-    if (spanName === IMAGE_SPAN && Math.random() >= this.ratio) return { decision: SamplingDecision.NOT_RECORD };
-    // Application Insights scales its counts (itemCount) by this percentage.
-    return { decision: SamplingDecision.RECORD_AND_SAMPLED, attributes: { [SAMPLE_RATE]: this.ratio * 100 } };
-  }
-
-  toString(): string {
-    return `ImageSampler{${this.ratio}}`;
-  }
-}
-
-export interface Sampling {
-  /** Whether spans are kept at all (`always_off` keeps none). */
-  jobs: boolean;
-  /** Share of images whose spans are kept, 0 to 1. */
-  images: number;
-}
-
-/** What the standard sampler variables ask for. */
-export function samplingFrom(env: NodeJS.ProcessEnv): Sampling {
-  const sampler = env.OTEL_TRACES_SAMPLER?.trim().toLowerCase();
-  if (!sampler || sampler === 'always_on' || sampler === 'parentbased_always_on') return { jobs: true, images: 1 };
-  if (sampler === 'always_off' || sampler === 'parentbased_always_off') return { jobs: false, images: 0 };
-  if (sampler === 'traceidratio' || sampler === 'parentbased_traceidratio') {
-    const arg = env.OTEL_TRACES_SAMPLER_ARG?.trim();
-    // The specification's default ratio is 1.
-    if (!arg) return { jobs: true, images: 1 };
-    const ratio = Number(arg);
-    if (!Number.isFinite(ratio) || ratio < 0 || ratio > 1) {
-      throw new UsageError(`Expected a number between 0 and 1 for OTEL_TRACES_SAMPLER_ARG but received "${arg}"`);
-    }
-    return { jobs: true, images: ratio };
-  }
-  throw new UsageError(
-    `Expected always_on, always_off, traceidratio or parentbased_traceidratio (or parentbased_always_on/off) for OTEL_TRACES_SAMPLER but received "${env.OTEL_TRACES_SAMPLER}"`,
-  );
-}
-
 /** Starts the tracer and meter providers with every configured exporter. They are not registered globally: a host's own SDK stays its own. */
 export async function startSdk(env: NodeJS.ProcessEnv = process.env): Promise<Sdk> {
-  const sampling = samplingFrom(env);
   const exporters: Exporters = { spans: [], metrics: [] };
   if (env.APPLICATIONINSIGHTS_CONNECTION_STRING?.trim()) {
     const { azureMonitorExporters } = await import('./azure-monitor.js');
@@ -105,7 +40,9 @@ export async function startSdk(env: NodeJS.ProcessEnv = process.env): Promise<Sd
   );
   const tracerProvider = new BasicTracerProvider({
     resource,
-    sampler: new ImageSampler(sampling),
+    // Spans come here already sampled (the main thread picks the images, see settings.ts). The SDK's
+    // own default would read OTEL_TRACES_SAMPLER and drop whole jobs.
+    sampler: new AlwaysOnSampler(),
     spanProcessors: exporters.spans.map((e) => new BatchSpanProcessor(e)),
   });
   const meterProvider = new MeterProvider({

@@ -1,0 +1,131 @@
+// The export thread: loads the OpenTelemetry SDK and exporters, replays the main thread's events as
+// spans (with the times they happened) and metrics, and flushes when asked. See recorder.ts for why
+// this runs apart from the conversions.
+import { parentPort } from 'node:worker_threads';
+import { SpanKind, SpanStatusCode, ROOT_CONTEXT, trace, type Attributes, type Counter, type Histogram, type Span } from '@opentelemetry/api';
+import type { FromWorker, TelemetryEvent, ToWorker } from './recorder.js';
+import { startSdk, type Sdk } from './sdk.js';
+import { IMAGE_SPAN, samplingFrom } from './settings.js';
+
+/** The attribute the Azure Monitor exporter reads as the sampling percentage of a span. */
+const SAMPLE_RATE = 'microsoft.sample_rate';
+/** How long a flush may take here; the main thread bounds its own wait too. */
+const FLUSH_MS = 10_000;
+
+const port = parentPort!;
+const send = (m: FromWorker) => port.postMessage(m);
+
+interface Instruments {
+  images: Counter;
+  bytesIn: Counter;
+  bytesOut: Counter;
+  duration: Histogram;
+}
+
+class Replay {
+  private readonly spans = new Map<number, Span>();
+  private readonly instruments: Instruments;
+  private depth = 0;
+  /** On image and stage spans when only a share of images is kept: Application Insights scales its counts (itemCount) by it. */
+  private readonly sampled: Attributes;
+
+  constructor(private readonly sdk: Sdk) {
+    const ratio = samplingFrom(process.env).images;
+    this.sampled = ratio < 1 ? { [SAMPLE_RATE]: ratio * 100 } : {};
+    const meter = sdk.meter;
+    meter
+      .createObservableGauge('pixbatch.queue.depth', { description: 'Images admitted and not yet done (reading, waiting for a core, converting or writing)', unit: '{image}' })
+      .addCallback((result) => result.observe(this.depth));
+    this.instruments = {
+      images: meter.createCounter('pixbatch.images', { description: 'Images done, by status (converted, skipped, failed) and failure code', unit: '{image}' }),
+      bytesIn: meter.createCounter('pixbatch.bytes.in', { description: 'Bytes read from converted images', unit: 'By' }),
+      bytesOut: meter.createCounter('pixbatch.bytes.out', { description: 'Bytes written', unit: 'By' }),
+      duration: meter.createHistogram('pixbatch.image.duration', { description: 'Time to read, convert and write one image', unit: 's' }),
+    };
+  }
+
+  flush(): Promise<void> {
+    return this.sdk.flush(FLUSH_MS);
+  }
+
+  apply(e: TelemetryEvent): void {
+    const tracer = this.sdk.tracer;
+    switch (e[0]) {
+      case 'job': {
+        const [, id, name, attributes, time] = e;
+        // Application Insights names a request that is not an HTTP server span from `ai.operation.name`.
+        this.spans.set(id, tracer.startSpan(name, { kind: SpanKind.CONSUMER, attributes: { ...attributes, 'ai.operation.name': name }, startTime: time }, ROOT_CONTEXT));
+        return;
+      }
+      case 'image': {
+        const [, id, parent, attributes, time] = e;
+        const job = this.spans.get(parent);
+        if (!job) return;
+        this.spans.set(id, tracer.startSpan(IMAGE_SPAN, { kind: SpanKind.INTERNAL, attributes: { ...attributes, ...this.sampled }, startTime: time }, trace.setSpan(ROOT_CONTEXT, job)));
+        return;
+      }
+      case 'stage': {
+        const [, parent, name, start, end, failed] = e;
+        const image = this.spans.get(parent);
+        if (!image) return;
+        const span = tracer.startSpan(name, { kind: SpanKind.INTERNAL, attributes: this.sampled, startTime: start }, trace.setSpan(ROOT_CONTEXT, image));
+        if (failed) span.setStatus({ code: SpanStatusCode.ERROR });
+        span.end(end);
+        return;
+      }
+      case 'end': {
+        const [, id, attributes, error, time] = e;
+        const span = this.spans.get(id);
+        if (!span) return;
+        this.spans.delete(id);
+        span.setAttributes(attributes);
+        if (error !== undefined) span.setStatus({ code: SpanStatusCode.ERROR, message: error });
+        span.end(time);
+        return;
+      }
+      case 'record': {
+        const [, attributes, status, code, bytesIn, bytesOut, seconds] = e;
+        const i = this.instruments;
+        i.images.add(1, { ...attributes, 'pixbatch.status': status, ...(code ? { 'pixbatch.failure.code': code } : {}) });
+        if (status !== 'converted') return;
+        if (bytesIn) i.bytesIn.add(bytesIn, attributes);
+        if (bytesOut) i.bytesOut.add(bytesOut, attributes);
+        if (seconds !== undefined) i.duration.record(seconds, attributes);
+        return;
+      }
+      case 'depth':
+        this.depth = e[1];
+        return;
+    }
+  }
+}
+
+// Messages that arrive while the SDK loads wait here, in order.
+const waiting: ToWorker[] = [];
+let replay: Replay | undefined;
+
+async function handle(m: ToWorker): Promise<void> {
+  if ('events' in m) {
+    for (const e of m.events) replay!.apply(e);
+    return;
+  }
+  await replay!.flush();
+  send({ flushed: m.flush });
+}
+
+let queue = Promise.resolve();
+port.on('message', (m: ToWorker) => {
+  if (!replay) {
+    waiting.push(m);
+    return;
+  }
+  queue = queue.then(() => handle(m));
+});
+
+try {
+  const sdk = await startSdk(process.env);
+  replay = new Replay(sdk);
+  for (const m of waiting.splice(0)) queue = queue.then(() => handle(m));
+} catch (err) {
+  send({ failed: err instanceof Error ? err.message : String(err) });
+}
