@@ -55,6 +55,8 @@ Examples:
   pixbatch convert ./scans ./jpeg --from png,webp --to jpeg --background white`,
     )
     .action(async (source: string, destination: string, flags: ConvertFlags & BatchFlags & EstimateFlags) => {
+      // Before anything runs: this run reports, and Batch tasks are given, what the config file's telemetry section says.
+      await (await import('../config/telemetry.js')).applyTelemetryConfig(flags);
       if (flags.pool && !flags.dryRun) {
         process.exitCode = await runConvertOnPool(source, destination, flags);
         return;
