@@ -14,7 +14,7 @@ import type { BatchClient } from '../src/batch/client.js';
 import type { BatchStandIn } from './batch-standin/index.js';
 import { repoPath, standInOnAzurite, storage, TEST_CACHE_DIR, uploadImages } from './batch-e2e-setup.js';
 import { jsonFrom, outputOf } from './harness/cli.js';
-import { startOtlpReceiver, type OtlpReceiver } from './harness/telemetry-sinks.js';
+import { otlpAttributes, otlpJsonSpans, startOtlpReceiver, type OtlpReceiver } from './harness/telemetry-sinks.js';
 
 let az: Awaited<ReturnType<typeof storage>>;
 let batch: BatchStandIn;
@@ -36,17 +36,6 @@ after(async () => {
   await az?.stop();
   if (dir) await rm(dir, { recursive: true, force: true });
 });
-
-interface OtlpSpan {
-  name: string;
-  attributes?: Array<{ key: string; value: { stringValue?: string; intValue?: string | number; doubleValue?: number } }>;
-}
-
-function attrs(span: OtlpSpan): Record<string, string | number> {
-  const out: Record<string, string | number> = {};
-  for (const { key, value } of span.attributes ?? []) out[key] = value.stringValue ?? Number(value.intValue ?? value.doubleValue);
-  return out;
-}
 
 test('convert --pool sends one batch-task span per task, named by job, task and node, whose counts add up to the merged report', async () => {
   await uploadImages(`${az.blobEndpoint}/tel-in`, 12, { 'img/broken.jpg': Buffer.from('not a picture') });
@@ -88,13 +77,9 @@ test('convert --pool sends one batch-task span per task, named by job, task and 
   }
 
   // The command returns once the job is complete; each task sent its spans before its process ended.
-  const traces = otlp.requests.filter((q) => q.path === '/v1/traces');
   for (const q of otlp.requests) assert.ok(!JSON.stringify(q.headers).includes('submitter-secret'), 'the OTLP headers reached a node');
-  const spans = traces.flatMap((q) => {
-    const doc = JSON.parse(q.body.toString()) as { resourceSpans?: Array<{ scopeSpans?: Array<{ spans?: OtlpSpan[] }> }> };
-    return (doc.resourceSpans ?? []).flatMap((rs) => (rs.scopeSpans ?? []).flatMap((s) => s.spans ?? []));
-  });
-  const jobSpans = spans.filter((s) => s.name === 'pixbatch batch-task').map(attrs);
+  const spans = otlpJsonSpans(otlp);
+  const jobSpans = spans.filter((s) => s.name === 'pixbatch batch-task').map((s) => otlpAttributes(s.attributes));
   assert.equal(jobSpans.length, tasks.length, `one job span per task (got ${spans.map((s) => s.name).join(', ') || 'none'}); stderr: ${r.stderr}`);
   assert.deepEqual(jobSpans.map((a) => a['pixbatch.task.id']).sort(), tasks.map((t) => t.id).sort());
 
@@ -118,7 +103,7 @@ test('convert --pool sends one batch-task span per task, named by job, task and 
   assert.deepEqual(report.counts, summary.counts);
 
   // Each image span belongs to its task's trace: twelve converted and one failed, none lost.
-  const imageSpans = spans.filter((s) => s.name === 'pixbatch image').map(attrs);
+  const imageSpans = spans.filter((s) => s.name === 'pixbatch image').map((s) => otlpAttributes(s.attributes));
   assert.equal(imageSpans.filter((a) => a['pixbatch.status'] === 'converted').length, 12);
   assert.equal(imageSpans.filter((a) => a['pixbatch.status'] === 'failed').length, 1);
 });

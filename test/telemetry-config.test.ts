@@ -11,7 +11,7 @@ import { applyTelemetryConfig, telemetryVariablesOf } from '../src/config/teleme
 import { readConfigFile } from '../src/config/load.js';
 import { telemetryEnvironment } from '../src/telemetry/index.js';
 import { jsonFrom, runPixbatch } from './harness/cli.js';
-import { startOtlpReceiver } from './harness/telemetry-sinks.js';
+import { otlpJsonSpans, startOtlpReceiver } from './harness/telemetry-sinks.js';
 
 let root: string;
 let images: string;
@@ -44,16 +44,6 @@ async function configFile(name: string, telemetry: unknown): Promise<string> {
   return path;
 }
 
-interface ExportedSpans {
-  resourceSpans?: Array<{
-    resource?: { attributes?: Array<{ key: string; value: { stringValue?: string } }> };
-    scopeSpans?: Array<{ spans?: Array<{ name: string }> }>;
-  }>;
-}
-
-const traceBodies = (requests: Array<{ path: string; body: Buffer }>) =>
-  requests.filter((q) => q.path === '/v1/traces').map((q) => JSON.parse(q.body.toString()) as ExportedSpans);
-
 describe('telemetry from the config file', () => {
   test('a local run exports to the OTLP endpoint, protocol, sampling and service name the file names', async () => {
     const otlp = await startOtlpReceiver();
@@ -67,12 +57,10 @@ describe('telemetry from the config file', () => {
       const traces = otlp.requests.filter((q) => q.path === '/v1/traces');
       assert.ok(traces.length > 0, 'no trace export arrived');
       for (const q of traces) assert.match(String(q.headers['content-type']), /application\/json/, 'otlpProtocol http/json was not used');
-      const docs = traceBodies(otlp.requests);
-      const spans = docs.flatMap((d) => (d.resourceSpans ?? []).flatMap((rs) => (rs.scopeSpans ?? []).flatMap((s) => s.spans ?? [])));
+      const spans = otlpJsonSpans(otlp);
       // imageSampleRatio 0 keeps the job span only.
       assert.deepEqual(spans.map((s) => s.name), ['pixbatch local']);
-      const service = docs[0]!.resourceSpans![0]!.resource?.attributes?.find((a) => a.key === 'service.name')?.value.stringValue;
-      assert.equal(service, 'pixbatch-from-config');
+      assert.equal(spans[0]!.resource['service.name'], 'pixbatch-from-config');
       assert.ok(otlp.requests.some((q) => q.path === '/v1/metrics'), 'no metric export arrived');
     } finally {
       await otlp.stop();
@@ -89,8 +77,8 @@ describe('telemetry from the config file', () => {
       });
       assert.equal(r.code, 0, r.stderr);
       assert.equal(fromFile.requests.length, 0, 'the file endpoint was used although the environment names another');
-      const spans = traceBodies(fromEnv.requests).flatMap((d) => (d.resourceSpans ?? []).flatMap((rs) => (rs.scopeSpans ?? []).flatMap((s) => s.spans ?? [])));
-      // The file's protocol still applies: only the endpoint was overridden.
+      // The file's protocol (http/json) still applies: only the endpoint was overridden.
+      const spans = otlpJsonSpans(fromEnv);
       assert.ok(spans.some((s) => s.name === 'pixbatch local'), 'no job span arrived at the environment endpoint');
     } finally {
       await fromFile.stop();
