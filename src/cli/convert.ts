@@ -38,7 +38,7 @@ export function registerConvert(program: Command): void {
     )
     .option('-q, --quiet', 'no progress and no summary text');
   addBatchOptions(cmd, 'convert')
-    .option('--config <file>', 'config file for conversion defaults, Batch settings and prices (default: pixbatch.config.json, or PIXBATCH_CONFIG)')
+    .option('--config <file>', 'config file for conversion defaults, Batch settings, prices and telemetry (default: pixbatch.config.json, or PIXBATCH_CONFIG)')
     .option('--nodes <n>', 'with --dry-run: estimate the job on a pool of this many nodes (default: the config\'s pool)')
     .option('--vm-size <size>', 'with --dry-run: VM size of that pool (default: the config\'s, else Standard_D2s_v3)')
     .addHelpText(
@@ -55,6 +55,8 @@ Examples:
   pixbatch convert ./scans ./jpeg --from png,webp --to jpeg --background white`,
     )
     .action(async (source: string, destination: string, flags: ConvertFlags & BatchFlags & EstimateFlags) => {
+      // Before anything runs: this run reports, and Batch tasks are given, what the config file's telemetry section says.
+      await (await import('../config/telemetry.js')).applyTelemetryConfig(flags);
       if (flags.pool && !flags.dryRun) {
         process.exitCode = await runConvertOnPool(source, destination, flags);
         return;

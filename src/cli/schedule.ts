@@ -38,6 +38,8 @@ export function registerSchedule(program: Command): void {
     .option('--json', 'print the result as JSON')
     .addHelpText('after', `\n${batchRoleNote()}\n`)
     .action(async (scheduleId: string, source: string, destination: string, flags: ScheduleCreateFlags & { json?: boolean }) => {
+      // The schedule's manager task passes these on to every job's tasks, like the variables themselves.
+      await (await import('../config/telemetry.js')).applyTelemetryConfig(flags);
       const { createSchedule } = await import('../batch/schedule.js');
       const created = await createSchedule({
         ...(await conversionOptionsFrom(flags)),

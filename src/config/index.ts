@@ -7,3 +7,4 @@ export { starterConfig, writeStarterConfig } from './starter.js';
 export { addConfigFlags } from './flags.js';
 export { notifySettings } from './notify.js';
 export type { NotifySettings } from './notify.js';
+export { applyTelemetryConfig, telemetryVariablesOf } from './telemetry.js';

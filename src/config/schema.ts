@@ -99,6 +99,28 @@ export const configFileSchema = z.strictObject({
       emailSender: nonEmpty.regex(/^[^\s@]+@[^\s@]+\.[^\s@]+$/, 'expected an email address such as DoNotReply@DOMAIN'),
     })
     .partial(),
+  /**
+   * Where telemetry goes (docs/monitoring.md): each key stands for one of the standard variables, and a
+   * variable set in the environment wins over its key. OTLP headers are not here: they usually hold a key.
+   */
+  telemetry: z
+    .strictObject({
+      /** `APPLICATIONINSIGHTS_CONNECTION_STRING`, from the Application Insights resource's Overview page. */
+      connectionString: nonEmpty.regex(/(^|;)\s*InstrumentationKey\s*=/i, 'expected an Application Insights connection string (InstrumentationKey=…;IngestionEndpoint=…)'),
+      /** `APPLICATIONINSIGHTS_AUTHENTICATION_STRING`: sign in with Microsoft Entra ID. */
+      authenticationString: nonEmpty.regex(/^\s*Authorization\s*=\s*AAD\s*(;\s*ClientId\s*=\s*[^;\s]+\s*)?;?\s*$/i, 'expected Authorization=AAD or Authorization=AAD;ClientId=CLIENT_ID'),
+      /** `OTEL_EXPORTER_OTLP_ENDPOINT`, the collector's OTLP/HTTP base URL. */
+      otlpEndpoint: z.url({ protocol: /^https?$/, error: 'expected an http:// or https:// URL such as http://localhost:4318' }),
+      /** `OTEL_EXPORTER_OTLP_PROTOCOL`. */
+      otlpProtocol: z.enum(['http/protobuf', 'http/json'], { error: 'expected http/protobuf or http/json' }),
+      /** Share of images whose spans are kept: `OTEL_TRACES_SAMPLER=parentbased_traceidratio` with this `OTEL_TRACES_SAMPLER_ARG`. */
+      imageSampleRatio: z.number({ error: 'expected a number between 0 and 1' }).min(0, 'expected a number between 0 and 1').max(1, 'expected a number between 0 and 1'),
+      /** `OTEL_SERVICE_NAME`, the role name in Application Insights. */
+      serviceName: nonEmpty,
+      /** `PIXBATCH_TELEMETRY_NAMES=1`: also send image names (they can be personal data). */
+      names: z.boolean({ error: 'expected true or false' }),
+    })
+    .partial(),
 }).partial();
 
 export type ConfigFile = z.infer<typeof configFileSchema>;

@@ -127,3 +127,39 @@ export async function startOtlpReceiver(): Promise<OtlpReceiver> {
   });
   return { ...sink, endpoint: `http://127.0.0.1:${sink.port}` };
 }
+
+/** An OTLP attribute as http/json carries it (int64 values arrive as strings). */
+export interface OtlpJsonAttribute {
+  key: string;
+  value: { stringValue?: string; intValue?: string | number; doubleValue?: number; boolValue?: boolean };
+}
+
+/** A span of an http/json trace export (only the fields the tests read), with its resource's attributes. */
+export interface OtlpJsonSpan {
+  traceId: string;
+  spanId: string;
+  parentSpanId?: string;
+  name: string;
+  attributes?: OtlpJsonAttribute[];
+  status?: { code?: number; message?: string };
+  resource: Record<string, string | number | boolean>;
+}
+
+/** Attributes as a plain object, numbers as numbers. */
+export function otlpAttributes(list: OtlpJsonAttribute[] | undefined): Record<string, string | number | boolean> {
+  const out: Record<string, string | number | boolean> = {};
+  for (const { key, value: v } of list ?? []) out[key] = v.stringValue ?? (v.intValue !== undefined ? Number(v.intValue) : (v.doubleValue ?? v.boolValue ?? ''));
+  return out;
+}
+
+/** Every span of the http/json trace exports a receiver got, in order. */
+export function otlpJsonSpans(receiver: Pick<Sink, 'requests'>): OtlpJsonSpan[] {
+  type Doc = { resourceSpans?: Array<{ resource?: { attributes?: OtlpJsonAttribute[] }; scopeSpans?: Array<{ spans?: Array<Omit<OtlpJsonSpan, 'resource'>> }> }> };
+  return receiver.requests
+    .filter((q) => q.path === '/v1/traces')
+    .flatMap((q) => (JSON.parse(q.body.toString()) as Doc).resourceSpans ?? [])
+    .flatMap((rs) => {
+      const resource = otlpAttributes(rs.resource?.attributes);
+      return (rs.scopeSpans ?? []).flatMap((s) => (s.spans ?? []).map((span) => ({ ...span, resource })));
+    });
+}
