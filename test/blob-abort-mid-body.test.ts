@@ -2,12 +2,13 @@ import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
 import { getEventListeners } from 'node:events';
-import { mkdtemp, rm } from 'node:fs/promises';
+import { mkdtemp, readdir, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { join, relative, sep } from 'node:path';
 import { setImmediate as nextTurn, setTimeout as sleep } from 'node:timers/promises';
 import sharp from 'sharp';
 import { BlobServiceClient } from '@azure/storage-blob';
+import { convert } from '../src/index.js';
 import { openBlobStore, type BlobStore, type StorageError } from '../src/store/blob.js';
 import { startAzurite, type Azurite } from './harness/azurite.js';
 import { startFaultProxy, type FaultProxy } from './harness/fault-proxy.js';
@@ -102,4 +103,26 @@ test('a download listens for abort until its body has been read, and not after',
   assert.ok(data.length > 0);
   await nextTurn();
   assert.equal(getEventListeners(controller.signal, 'abort').length, 0);
+});
+
+test('a run aborted while a large blob is half downloaded stops promptly and leaves no partial or temporary file', { timeout: 30_000 }, async () => {
+  const destination = join(root, 'out');
+  const controller = new AbortController();
+  const from = proxy.stalledBytes;
+  const running = convert({ source: await storeThroughProxy(), destination, signal: controller.signal, concurrency: 1 });
+  running.catch(() => {});
+  await halfOfBigSent(from);
+  controller.abort(new Error('interrupted'));
+  const outcome = await settledPromptly(running);
+  assert.ok(outcome instanceof Error, `the run is ${String(outcome)} ${PROMPTLY_MS} ms after the abort`);
+  assert.match(outcome.message, /read big\.jpg from .* failed: The operation was aborted/, 'the run stops on the abort, not with big.jpg recorded as failed');
+  const files = (await readdir(destination, { recursive: true, withFileTypes: true })).filter((e) => e.isFile()).map((e) => relative(destination, join(e.parentPath, e.name)));
+  // Writes go to a temporary name beside the output (".pixbatch-tmp-..."); pixbatch's own state lives under ".pixbatch/".
+  assert.ok(!files.some((f) => f.includes('pixbatch-tmp')), `no temporary file: ${files.join(', ')}`);
+  assert.ok(!files.includes('big.png'), 'no output for the aborted download');
+  for (const f of files.filter((f) => !f.startsWith(`.pixbatch${sep}`))) {
+    assert.ok(SMALL.map((s) => s.replace('.jpg', '.png')).includes(f), `only finished outputs are left: ${f}`);
+    const meta = await sharp(join(destination, f)).metadata();
+    assert.equal(meta.width, 32, `${f} is whole`);
+  }
 });
