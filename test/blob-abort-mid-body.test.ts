@@ -92,11 +92,9 @@ test('a read aborted while its body is half-way rejects at once with the abort, 
   assert.ok(outcome instanceof Error, `the read is ${String(outcome)} ${PROMPTLY_MS} ms after the abort`);
   assert.match(outcome.message, /read big\.jpg from .* failed: The operation was aborted/);
   assert.equal((outcome as StorageError).transient, false, 'an abort is not worth retrying');
-  await nextTurn();
-  assert.equal(getEventListeners(controller.signal, 'abort').length, 0, 'the aborted download no longer listens');
 });
 
-test('a download listens for abort until its body has been read, and not after', async () => {
+test('a download no longer listens for abort once its body has been read', async () => {
   const store = await storeThroughProxy();
   const controller = new AbortController();
   const data = await store.read('s0.jpg', { abortSignal: controller.signal });
