@@ -98,11 +98,11 @@ describe('cost estimate', () => {
     const e = estimateCost({ images: 5000, bytesIn: 5e9, estimatedBytesOut: 1e10, perCoreImagesPerSecond: 2.5, vmSize: 'Standard_D2s_v3', nodes: 10 });
     const text = formatEstimate(e);
     const lines = text.split('\n');
-    assert.match(lines[0]!, /5,000 images, 5\.0 GB in, ~10\.0 GB out, on a pool of 10 × Standard_D2s_v3 \(2 cores each\) at 2\.50 images\/s per core/);
+    assert.match(lines[0]!, /5,000 images, 4\.7 GB in, ~9\.3 GB out, on a pool of 10 × Standard_D2s_v3 \(2 cores each\) at 2\.50 images\/s per core/);
     assert.match(lines[1]!, /dedicated\s+spot$/);
     assert.ok(lines.some((l) => /^\s+compute\s+\$\d/.test(l)));
     assert.ok(lines.some((l) => /^\s+total for this job\s+\$/.test(l)));
-    assert.ok(lines.some((l) => /output storage: \$\d.* per month \(hot tier, 10\.0 GB\)/.test(l)));
+    assert.ok(lines.some((l) => /output storage: \$\d.* per month \(hot tier, 9\.3 GB\)/.test(l)));
     assert.match(lines.at(-1)!, /list prices as of \d{4}-\d{2}-\d{2} \(eastus, USD\), edit in config/);
     assert.ok(!/NaN|undefined/.test(text), text);
   });

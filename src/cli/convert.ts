@@ -5,7 +5,7 @@ import { exitCodeOf } from '../report/summary.js';
 import { progressReporter } from './progress.js';
 import { addBatchOptions, addConversionOptions, collect, conversionOptionsFrom, type BatchFlags, type ConvertFlags } from './conversion-flags.js';
 import { runConvertOnPool } from './batch.js';
-import { formatBytes, printSummary } from './summary-text.js';
+import { printSummary } from './summary-text.js';
 
 function printDryRunLine(record: ImageRecord): void {
   const what =
@@ -164,5 +164,3 @@ async function estimateForDryRun(source: string, summary: Summary, sampleNames: 
     await store.close?.();
   }
 }
-
-export { formatBytes };

@@ -1,14 +1,5 @@
 import type { Summary } from '../interfaces.js';
-
-export function formatBytes(n: number): string {
-  const units = ['B', 'KB', 'MB', 'GB', 'TB'];
-  let i = 0;
-  while (n >= 1024 && i < units.length - 1) {
-    n /= 1024;
-    i++;
-  }
-  return `${i === 0 ? n : n.toFixed(1)} ${units[i]}`;
-}
+import { formatBytes } from '../report/summary.js';
 
 /** The human-readable end of a run: counts, bytes, time, rate, then each failure by name with its reason. */
 export function printSummary(summary: Summary, out: NodeJS.WritableStream = process.stdout): void {

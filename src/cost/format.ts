@@ -1,4 +1,5 @@
 import type { CostEstimate } from './estimate.js';
+import { formatBytes } from '../report/summary.js';
 
 /** `$0.42`, `$0.0031`, `EUR 12.00`: enough digits that small jobs do not all read $0.00. */
 export function formatMoney(amount: number | undefined, currency: string): string {
@@ -6,13 +7,6 @@ export function formatMoney(amount: number | undefined, currency: string): strin
   const digits = amount !== 0 && Math.abs(amount) < 0.01 ? 4 : 2;
   const n = amount.toLocaleString('en-US', { minimumFractionDigits: digits, maximumFractionDigits: digits });
   return currency === 'USD' ? `$${n}` : `${currency} ${n}`;
-}
-
-function formatBytes(bytes: number): string {
-  if (bytes >= 1e12) return `${(bytes / 1e12).toFixed(1)} TB`;
-  if (bytes >= 1e9) return `${(bytes / 1e9).toFixed(1)} GB`;
-  if (bytes >= 1e6) return `${(bytes / 1e6).toFixed(1)} MB`;
-  return `${(bytes / 1e3).toFixed(0)} kB`;
 }
 
 function formatDuration(seconds: number): string {

@@ -127,7 +127,8 @@ async function pipeline(input: PipelineInput, signal: AbortSignal): Promise<Summ
       }
       const data = await io(() =>
         timed('read', () => withRetries(() => source.read(item.name, { abortSignal: signal }), retry)).catch((err) => {
-          if (isFatal(err)) throw err;
+          // A read the job's abort cut off says nothing about the image: the run stops instead.
+          if (isFatal(err) || signal?.aborted) throw err;
           throw new ItemFailure(codeOf(err, 'READ_FAILED'), `cannot read: ${describe(err)}`);
         }),
       );
@@ -150,7 +151,7 @@ async function pipeline(input: PipelineInput, signal: AbortSignal): Promise<Summ
         );
       } catch (err) {
         if ((err as { code?: string }).code === 'EEXIST') return emit({ ...base, status: 'skipped', reason: 'output appeared meanwhile (--overwrite never)' }, probe);
-        if (isFatal(err)) throw err;
+        if (isFatal(err) || signal?.aborted) throw err;
         throw new ItemFailure(codeOf(err, 'WRITE_FAILED'), `cannot write ${item.output}: ${describe(err)}`);
       }
       const bytesOut = out.data.length;

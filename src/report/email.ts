@@ -5,10 +5,10 @@ import type { TokenCredential } from '@azure/core-auth';
 import { AbortError } from 'p-retry';
 import { UsageError } from '../errors.js';
 import type { Summary } from '../interfaces.js';
-import { formatBytes } from '../cli/summary-text.js';
 import { registerSecret } from '../store/redact.js';
 import { retryAfterMs, withDeliveryRetries } from './delivery-retry.js';
 import type { JobOutcome, NotifyOptions, NotifyResult } from './notify.js';
+import { formatBytes } from './summary.js';
 
 /** The Communication Services endpoint, `https://RESOURCE.communication.azure.com`. */
 export const EMAIL_ENDPOINT_ENV = 'PIXBATCH_EMAIL_ENDPOINT';

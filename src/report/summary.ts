@@ -61,6 +61,23 @@ export class SummaryBuilder {
   }
 }
 
+/**
+ * Bytes for people, in steps of 1024 (the GB the cost estimate prices storage per): `512 B`, `3.0 MB`.
+ * The CLI's summary, the job-end mail and the cost estimate all print sizes with it.
+ *
+ * @example
+ * formatBytes(3 * 1024 * 1024); // '3.0 MB'
+ */
+export function formatBytes(n: number): string {
+  const units = ['B', 'KB', 'MB', 'GB', 'TB'];
+  let i = 0;
+  while (n >= 1024 && i < units.length - 1) {
+    n /= 1024;
+    i++;
+  }
+  return `${i === 0 ? n : n.toFixed(1)} ${units[i]}`;
+}
+
 /** Exit code for a finished run: 0 when nothing failed, 1 when some images failed. */
 export function exitCodeOf(summary: Summary): number {
   return summary.counts.failed > 0 ? 1 : 0;

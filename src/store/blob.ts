@@ -8,9 +8,10 @@
  * for await (const entry of store.list()) console.log(entry.name, entry.size);
  */
 import { createHash, randomBytes } from 'node:crypto';
+import { finished } from 'node:stream';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { BlobServiceClient, newPipeline, type ContainerClient, type BlobItem } from '@azure/storage-blob';
-import { RestError, createDefaultHttpClient, type HttpClient, type PipelineRequest } from '@azure/core-rest-pipeline';
+import { RestError, createDefaultHttpClient, type HttpClient, type PipelineRequest, type PipelineResponse } from '@azure/core-rest-pipeline';
 import type { Store, StoreEntry, ReadOptions, WriteOptions } from '../interfaces.js';
 import { VERSION } from '../version.js';
 import { UsageError } from '../errors.js';
@@ -52,6 +53,9 @@ const DEFAULTS = {
 /**
  * Gives every try its own deadline. The SDK's retry policy only retries network errors, so a try
  * that timed out is reported as ETIMEDOUT (retried) unless the caller aborted.
+ *
+ * The deadline ends when the headers arrive, but the caller's abort goes on reaching a streamed body
+ * (a download) until that body ends or fails: a big blob still arriving must stop when the job does.
  */
 function timeoutHttpClient(inner: HttpClient, ms: number): HttpClient {
   return {
@@ -64,21 +68,34 @@ function timeoutHttpClient(inner: HttpClient, ms: number): HttpClient {
         controller.abort();
       }, ms);
       const onAbort = () => controller.abort();
+      const unlink = () => outer?.removeEventListener('abort', onAbort);
       if (outer?.aborted) controller.abort();
       outer?.addEventListener('abort', onAbort, { once: true });
       request.abortSignal = controller.signal;
+      let response: PipelineResponse;
       try {
-        return await inner.sendRequest(request);
+        response = await inner.sendRequest(request);
       } catch (err) {
+        unlink();
         if (timedOut && !outer?.aborted) {
           throw new RestError(`no answer within ${ms} ms`, { code: 'ETIMEDOUT', request });
         }
         throw err;
       } finally {
         clearTimeout(timer);
-        outer?.removeEventListener('abort', onAbort);
         request.abortSignal = outer;
       }
+      const body = response.readableStreamBody;
+      if (outer && body) {
+        // Removed once the body is done, however it ends, so a long job does not pile up listeners.
+        const stopWatching = finished(body, () => {
+          stopWatching();
+          unlink();
+        });
+      } else {
+        unlink();
+      }
+      return response;
     },
   };
 }

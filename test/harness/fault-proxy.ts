@@ -45,6 +45,8 @@ export interface FaultProxyOptions {
 export interface FaultProxy {
   url: string;
   counts: Record<FaultKind, number>;
+  /** Bytes of stalled bodies handed to the network before they stalled: a test can wait for a download to be half-way. */
+  readonly stalledBytes: number;
   /** Change the fault rates for the next requests (for example to 0 to let a setup step through). */
   setFaults(faults: Faults): void;
   stop(): Promise<void>;
@@ -66,6 +68,7 @@ export async function startFaultProxy(options: FaultProxyOptions): Promise<Fault
   const random = seededRandom(options.seed);
   let faults: Faults = options.faults ?? {};
   const counts: Record<FaultKind, number> = { pass: 0, reset: 0, resetAfter: 0, status503: 0, status500: 0, truncate: 0, stall: 0, delay: 0 };
+  let stalledBytes = 0;
   const target = new URL(options.target);
   const agent = new Agent({ keepAlive: true, maxSockets: 64 });
   const sockets = new Set<Socket>();
@@ -110,7 +113,9 @@ export async function startFaultProxy(options: FaultProxyOptions): Promise<Fault
               if (sent >= length / 2) return;
               const part = chunk.subarray(0, Math.max(1, Math.floor(length / 2) - sent));
               sent += part.length;
-              res.write(part);
+              res.write(part, () => {
+                if (kind === 'stall') stalledBytes += part.length;
+              });
             });
             if (kind === 'truncate') up.once('end', () => setImmediate(() => req.socket.destroy()));
             return;
@@ -136,6 +141,9 @@ export async function startFaultProxy(options: FaultProxyOptions): Promise<Fault
   return {
     url: `http://127.0.0.1:${(server.address() as AddressInfo).port}`,
     counts,
+    get stalledBytes() {
+      return stalledBytes;
+    },
     setFaults(next: Faults) {
       faults = next;
     },
