@@ -61,6 +61,8 @@ Examples:
         process.exitCode = await runConvertOnPool(source, destination, flags);
         return;
       }
+      // A config file may have just turned telemetry on: start its thread before the engine loads.
+      if (!flags.dryRun) await (await import('../telemetry/index.js')).prestartTelemetry();
       const { convert } = await import('../engine/local.js');
       const quiet = flags.quiet === true;
       const sampleNames: string[] = [];

@@ -4,7 +4,7 @@
 import { parentPort } from 'node:worker_threads';
 import { SpanKind, SpanStatusCode, ROOT_CONTEXT, trace, type Attributes, type Counter, type Histogram, type Span } from '@opentelemetry/api';
 import type { FromWorker, TelemetryEvent, ToWorker } from './recorder.js';
-import { startSdk, type Sdk } from './sdk.js';
+import { preloadExporters, startSdk, type Sdk } from './sdk.js';
 import { IMAGE_SPAN, samplingFrom } from './settings.js';
 
 /** The attribute the Azure Monitor exporter reads as the sampling percentage of a span. */
@@ -100,32 +100,38 @@ class Replay {
   }
 }
 
-// Messages that arrive while the SDK loads wait here, in order.
+// Events that arrive before the SDK has started wait here, in order.
 const waiting: ToWorker[] = [];
 let replay: Replay | undefined;
+let queue = Promise.resolve();
 
 async function handle(m: ToWorker): Promise<void> {
   if ('events' in m) {
     for (const e of m.events) replay!.apply(e);
-    return;
+  } else if ('flush' in m) {
+    await replay!.flush();
+    send({ flushed: m.flush });
   }
-  await replay!.flush();
-  send({ flushed: m.flush });
 }
 
-let queue = Promise.resolve();
-port.on('message', (m: ToWorker) => {
-  if (!replay) {
-    waiting.push(m);
-    return;
+/** Starts the SDK from the environment the first job saw (a config file may have added to it). */
+async function start(env: Record<string, string | undefined>): Promise<void> {
+  // This thread's environment is its own copy: the exporters read their standard variables from it.
+  for (const [k, v] of Object.entries(env)) if (v !== undefined) process.env[k] = v;
+  try {
+    await preloading;
+    replay = new Replay(await startSdk(process.env));
+    for (const m of waiting.splice(0)) queue = queue.then(() => handle(m));
+  } catch (err) {
+    send({ failed: err instanceof Error ? err.message : String(err) });
   }
-  queue = queue.then(() => handle(m));
+}
+
+port.on('message', (m: ToWorker) => {
+  if ('start' in m) void start(m.start);
+  else if (!replay) waiting.push(m);
+  else queue = queue.then(() => handle(m));
 });
 
-try {
-  const sdk = await startSdk(process.env);
-  replay = new Replay(sdk);
-  for (const m of waiting.splice(0)) queue = queue.then(() => handle(m));
-} catch (err) {
-  send({ failed: err instanceof Error ? err.message : String(err) });
-}
+// The exporters the process's variables name, loaded now, while the main thread is still starting.
+const preloading = preloadExporters(process.env);

@@ -3,8 +3,7 @@
 import type { ImageRecord, WorkItem } from '../interfaces.js';
 import { redact } from '../store/redact.js';
 import type { ImageProbe, ImageStage, JobAttributes, JobKind, PipelineObserver } from './index.js';
-import { now, recorderFor, type Recorder } from './recorder.js';
-import { checkTelemetrySettings } from './settings.js';
+import { now, processRecorder, type Recorder } from './recorder.js';
 
 /** How long a job waits at its end for its telemetry to be sent: long enough for one retry, never a hang. */
 const FLUSH_MS = 10_000;
@@ -117,7 +116,8 @@ export async function runJob<T>(
   run: (observer: PipelineObserver | undefined) => Promise<T>,
   describeResult?: (result: T) => JobResultAttributes,
 ): Promise<T> {
-  const recorder = recorderFor(checkTelemetrySettings(process.env));
+  const recorder = processRecorder();
+  recorder.start(process.env);
   const spanId = recorder.sampling.jobs ? recorder.id() : 0;
   if (spanId) recorder.note(['job', spanId, `pixbatch ${kind}`, jobSpanAttributes(kind, attributes), now()]);
   const observer = new JobObserver(recorder, spanId, kind, attributes);
@@ -144,11 +144,7 @@ export async function runJob<T>(
   }
 }
 
-/** Starts the export thread ahead of the first job, so the SDK loads while the process is still starting. Wrong settings are left for the job to report. */
+/** Starts the export thread ahead of the first job, so the SDK loads while the process is still starting. */
 export function prestartTelemetry(): void {
-  try {
-    recorderFor(checkTelemetrySettings(process.env));
-  } catch {
-    // runJob throws the same usage error where it can be reported.
-  }
+  processRecorder();
 }

@@ -7,7 +7,7 @@
 // and metrics with those times and exports them.
 import { existsSync } from 'node:fs';
 import { Worker } from 'node:worker_threads';
-import type { Sampling } from './settings.js';
+import { checkTelemetrySettings, type Sampling } from './settings.js';
 
 /** Span and metric events, in the order they happened. Times are epoch milliseconds (fractional). */
 export type TelemetryEvent =
@@ -24,8 +24,11 @@ export type TelemetryEvent =
   /** Images admitted and not yet done, for the queue-depth gauge. */
   | ['depth', number];
 
-/** Messages from the main thread to the export worker. */
-export type ToWorker = { events: TelemetryEvent[] } | { flush: number };
+/**
+ * Messages from the main thread to the export worker: the environment to start the SDK from (sent
+ * when the first job starts, after a config file may have added variables), events, a flush.
+ */
+export type ToWorker = { start: Record<string, string | undefined> } | { events: TelemetryEvent[] } | { flush: number };
 /** Messages from the export worker: a flush is done, or the SDK could not start. */
 export type FromWorker = { flushed: number } | { failed: string };
 
@@ -79,8 +82,9 @@ export class Recorder {
   private flushes = new Map<number, () => void>();
   private nextFlush = 0;
   private nextId = 0;
+  private settings: Sampling | undefined;
 
-  constructor(readonly sampling: Sampling) {
+  constructor() {
     let worker: Worker;
     try {
       worker = startWorker();
@@ -97,6 +101,22 @@ export class Recorder {
     });
     worker.on('error', (err) => this.stop(err));
     worker.on('exit', () => this.stop());
+  }
+
+  /**
+   * Checks the telemetry variables in `env` and, the first time, has the worker start the SDK from
+   * them; later calls return the first settings (one SDK per process). Throws a usage error for a
+   * wrong variable.
+   */
+  start(env: NodeJS.ProcessEnv): Sampling {
+    if (this.settings) return this.settings;
+    this.settings = checkTelemetrySettings(env);
+    this.worker?.postMessage({ start: { ...env } } satisfies ToWorker);
+    return this.settings;
+  }
+
+  get sampling(): Sampling {
+    return this.settings ?? { jobs: false, images: 0 };
   }
 
   /** A new span id. */
@@ -164,7 +184,7 @@ export class Recorder {
 
 let recorder: Recorder | undefined;
 
-/** The process's recorder, started the first time it is asked for. */
-export function recorderFor(sampling: Sampling): Recorder {
-  return (recorder ??= new Recorder(sampling));
+/** The process's recorder; its worker starts loading the SDK the first time it is asked for. */
+export function processRecorder(): Recorder {
+  return (recorder ??= new Recorder());
 }

@@ -19,6 +19,14 @@ interface Exporters {
   metrics: PushMetricExporter[];
 }
 
+/** Loads the exporter modules `env` names, so that startSdk finds them loaded. Never fails: startSdk reports what is wrong. */
+export async function preloadExporters(env: NodeJS.ProcessEnv): Promise<void> {
+  const loads: Array<Promise<unknown>> = [];
+  if (env.APPLICATIONINSIGHTS_CONNECTION_STRING?.trim()) loads.push(import('./azure-monitor.js'));
+  if (env.OTEL_EXPORTER_OTLP_ENDPOINT?.trim()) loads.push(import('./otlp.js').then((m) => m.loadExporterModules(env)));
+  await Promise.allSettled(loads);
+}
+
 /** Starts the tracer and meter providers with every configured exporter. They are not registered globally: a host's own SDK stays its own. */
 export async function startSdk(env: NodeJS.ProcessEnv = process.env): Promise<Sdk> {
   const exporters: Exporters = { spans: [], metrics: [] };
