@@ -66,11 +66,8 @@ export async function startSdk(env: NodeJS.ProcessEnv = process.env): Promise<Sd
         timer = setTimeout(resolve, ms);
         timer.unref();
       });
-      // Spans first: the metric reader's flush collects the final counts.
-      const flushed = tracerProvider
-        .forceFlush()
-        .then(() => meterProvider.forceFlush())
-        .catch(() => undefined);
+      // Both at once: every event was applied before the flush was asked for, so the counts are final.
+      const flushed = Promise.all([tracerProvider.forceFlush(), meterProvider.forceFlush()]).catch(() => undefined);
       await Promise.race([flushed, timeout]);
       clearTimeout(timer);
     },
