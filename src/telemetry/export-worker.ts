@@ -25,7 +25,8 @@ interface Instruments {
 class Replay {
   private readonly spans = new Map<number, Span>();
   private readonly instruments: Instruments;
-  private depth = 0;
+  /** Images admitted and not yet done in the main thread, as of its last batch. */
+  depth = 0;
   /** On image and stage spans when only a share of images is kept: Application Insights scales its counts (itemCount) by it. */
   private readonly sampled: Attributes;
 
@@ -93,9 +94,6 @@ class Replay {
         if (seconds !== undefined) i.duration.record(seconds, attributes);
         return;
       }
-      case 'depth':
-        this.depth = e[1];
-        return;
     }
   }
 }
@@ -107,6 +105,7 @@ let queue = Promise.resolve();
 
 async function handle(m: ToWorker): Promise<void> {
   if ('events' in m) {
+    replay!.depth = m.depth;
     for (const e of m.events) replay!.apply(e);
   } else if ('flush' in m) {
     await replay!.flush();

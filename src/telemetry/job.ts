@@ -8,9 +8,6 @@ import { now, processRecorder, type Recorder } from './recorder.js';
 /** How long a job waits at its end for its telemetry to be sent: long enough for one retry, never a hang. */
 const FLUSH_MS = 10_000;
 
-/** Images admitted and not yet recorded, over every job in this process (the queue-depth gauge). */
-let inFlight = 0;
-
 /** Image names can be personal data: they are sent only when the user says so. */
 const namesAllowed = () => process.env.PIXBATCH_TELEMETRY_NAMES === '1';
 
@@ -63,8 +60,8 @@ class JobObserver implements PipelineObserver {
   }
 
   started(item: WorkItem): ImageProbe {
-    this.recorder.note(['depth', ++inFlight]);
     const r = this.recorder;
+    r.depth++;
     let probe: ImageProbe;
     if (this.jobSpan && (r.sampling.images >= 1 || Math.random() < r.sampling.images)) {
       probe = new Probe(r.id(), r);
@@ -81,16 +78,15 @@ class JobObserver implements PipelineObserver {
   close(): void {
     const t = now();
     for (const probe of this.open) if (probe instanceof Probe) this.recorder.note(['end', probe.id, {}, 'job stopped', t]);
-    inFlight -= this.open.size;
+    this.recorder.depth -= this.open.size;
     this.open.clear();
-    this.recorder.note(['depth', inFlight]);
   }
 
   recorded(record: ImageRecord, probe?: ImageProbe): void {
     const r = this.recorder;
     r.note(['record', this.metricAttributes, record.status, record.code, record.bytesIn, record.bytesOut, record.ms === undefined ? undefined : record.ms / 1000]);
     if (!probe || !this.open.delete(probe)) return;
-    r.note(['depth', --inFlight]);
+    r.depth--;
     if (!(probe instanceof Probe)) return;
     const attributes: Record<string, string | number> = { 'pixbatch.status': record.status };
     if (record.code) attributes['pixbatch.failure.code'] = record.code;

@@ -20,15 +20,13 @@ export type TelemetryEvent =
   /** A span ends: id, attributes to add, error message (undefined: ok), time. */
   | ['end', number, Record<string, string | number>, string | undefined, number]
   /** An image's record for the metrics: metric attributes, status, failure code, bytes in, bytes out, seconds. */
-  | ['record', Record<string, string>, string, string | undefined, number | undefined, number | undefined, number | undefined]
-  /** Images admitted and not yet done, for the queue-depth gauge. */
-  | ['depth', number];
+  | ['record', Record<string, string>, string, string | undefined, number | undefined, number | undefined, number | undefined];
 
 /**
  * Messages from the main thread to the export worker: the environment to start the SDK from (sent
  * when the first job starts, after a config file may have added variables), events, a flush.
  */
-export type ToWorker = { start: Record<string, string | undefined> } | { events: TelemetryEvent[] } | { flush: number };
+export type ToWorker = { start: Record<string, string | undefined> } | { events: TelemetryEvent[]; depth: number } | { flush: number };
 /** Messages from the export worker: a flush is done, or the SDK could not start. */
 export type FromWorker = { flushed: number } | { failed: string };
 
@@ -83,6 +81,8 @@ export class Recorder {
   private nextFlush = 0;
   private nextId = 0;
   private settings: Sampling | undefined;
+  /** Images admitted and not yet done, over every job in this process: the queue-depth gauge, sent with each batch of events. */
+  depth = 0;
 
   constructor() {
     let worker: Worker;
@@ -157,8 +157,8 @@ export class Recorder {
   private post(): void {
     clearTimeout(this.timer);
     this.timer = undefined;
-    if (!this.worker || this.pending.length === 0) return;
-    this.worker.postMessage({ events: this.pending } satisfies ToWorker);
+    if (!this.worker) return;
+    this.worker.postMessage({ events: this.pending, depth: this.depth } satisfies ToWorker);
     this.pending = [];
   }
 
