@@ -48,6 +48,8 @@ interface OtlpSpan {
   kind: number;
   attributes?: OtlpAttribute[];
   status?: { code?: number; message?: string };
+  startTimeUnixNano: string | number;
+  endTimeUnixNano: string | number;
 }
 interface OtlpDataPoint {
   attributes?: OtlpAttribute[];
@@ -133,6 +135,15 @@ describe('OTLP export', () => {
         const stages = spans.filter((s) => s.parentSpanId === img.spanId).map((s) => s.name).sort();
         assert.deepEqual(stages, ['convert', 'read', 'write']);
       }
+      // The export thread replays spans with the times they happened on the main thread: each stage
+      // lies within its image, each image within the job, and the job lasts at least the summary's time.
+      const t = (s: OtlpSpan) => ({ start: BigInt(s.startTimeUnixNano), end: BigInt(s.endTimeUnixNano) });
+      const within = (inner: OtlpSpan, outer: OtlpSpan) => t(inner).start >= t(outer).start && t(inner).end <= t(outer).end && t(inner).start <= t(inner).end;
+      for (const img of perImage) {
+        assert.ok(within(img, job), `image span outside the job span`);
+        for (const stage of spans.filter((s) => s.parentSpanId === img.spanId)) assert.ok(within(stage, img), `${stage.name} outside its image span`);
+      }
+      assert.ok(Number(t(job).end - t(job).start) / 1e9 >= summary.seconds - 0.002, `job span ${t(job).end - t(job).start} ns, summary ${summary.seconds} s`);
       // Image names are personal data: not sent unless PIXBATCH_TELEMETRY_NAMES=1.
       const sent = otlp.requests.map((q) => q.body.toString()).join('\n');
       for (const name of names) assert.ok(!sent.includes(name.split('/').pop()!), `${name} was sent`);
@@ -328,6 +339,22 @@ describe('Application Insights with Microsoft Entra ID', () => {
       await idp.stop();
       await ai.stop();
     }
+  });
+});
+
+describe('when the exporter cannot start', () => {
+  test('the run loses its telemetry, with one line saying so, never its conversions or its exit code', async () => {
+    // The Azure Monitor exporter refuses an instrumentation key that is not a GUID when it starts,
+    // in the export thread, after the main thread's checks have passed.
+    const out = join(root, 'out-broken-exporter');
+    const r = await runPixbatch(['convert', mixed, out, '--json', '--quiet'], {
+      env: { ...quiet, APPLICATIONINSIGHTS_CONNECTION_STRING: 'InstrumentationKey=not-a-key;IngestionEndpoint=https://127.0.0.1:9/' },
+    });
+    assert.equal(r.code, 1, r.stderr); // two of the six images are corrupt, as without telemetry
+    const summary = jsonFrom(r, { whole: true }) as Summary;
+    assert.equal(summary.counts.converted, 4);
+    assert.match(r.stderr, /^pixbatch: telemetry is off for the rest of this run: .*instrumentation key/im);
+    assert.equal(r.stderr.match(/telemetry is off/g)?.length, 1);
   });
 });
 
