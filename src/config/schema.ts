@@ -1,6 +1,7 @@
 import { z } from 'zod';
 import { DEFAULT_PRICES } from '../cost/prices.js';
 import { INPUT_FORMATS } from '../option-values.js';
+import { INSTRUMENTATION_KEY, OTLP_PROTOCOLS } from '../telemetry/settings.js';
 
 // The shape of `pixbatch.config.json`. Every field is optional in the file: defaults fill the rest,
 // and each command asks only for what it needs (see `requireConfig`). Objects are strict so a
@@ -106,13 +107,13 @@ export const configFileSchema = z.strictObject({
   telemetry: z
     .strictObject({
       /** `APPLICATIONINSIGHTS_CONNECTION_STRING`, from the Application Insights resource's Overview page. */
-      connectionString: nonEmpty.regex(/(^|;)\s*InstrumentationKey\s*=/i, 'expected an Application Insights connection string (InstrumentationKey=…;IngestionEndpoint=…)'),
+      connectionString: nonEmpty.regex(INSTRUMENTATION_KEY, 'expected an Application Insights connection string (InstrumentationKey=…;IngestionEndpoint=…)'),
       /** `APPLICATIONINSIGHTS_AUTHENTICATION_STRING`: sign in with Microsoft Entra ID. */
       authenticationString: nonEmpty.regex(/^\s*Authorization\s*=\s*AAD\s*(;\s*ClientId\s*=\s*[^;\s]+\s*)?;?\s*$/i, 'expected Authorization=AAD or Authorization=AAD;ClientId=CLIENT_ID'),
       /** `OTEL_EXPORTER_OTLP_ENDPOINT`, the collector's OTLP/HTTP base URL. */
       otlpEndpoint: z.url({ protocol: /^https?$/, error: 'expected an http:// or https:// URL such as http://localhost:4318' }),
       /** `OTEL_EXPORTER_OTLP_PROTOCOL`. */
-      otlpProtocol: z.enum(['http/protobuf', 'http/json'], { error: 'expected http/protobuf or http/json' }),
+      otlpProtocol: z.enum(OTLP_PROTOCOLS, { error: 'expected http/protobuf or http/json' }),
       /** Share of images whose spans are kept: `OTEL_TRACES_SAMPLER=parentbased_traceidratio` with this `OTEL_TRACES_SAMPLER_ARG`. */
       imageSampleRatio: z.number({ error: 'expected a number between 0 and 1' }).min(0, 'expected a number between 0 and 1').max(1, 'expected a number between 0 and 1'),
       /** `OTEL_SERVICE_NAME`, the role name in Application Insights. */

@@ -37,12 +37,17 @@ export function samplingFrom(env: NodeJS.ProcessEnv): Sampling {
   );
 }
 
-export type OtlpProtocol = 'http/protobuf' | 'http/json';
+/** The OTLP protocols the exporters speak (gRPC is not bundled). */
+export const OTLP_PROTOCOLS = ['http/protobuf', 'http/json'] as const;
+export type OtlpProtocol = (typeof OTLP_PROTOCOLS)[number];
+
+/** What every Application Insights connection string carries. */
+export const INSTRUMENTATION_KEY = /(^|;)\s*InstrumentationKey\s*=/i;
 
 /** `OTEL_EXPORTER_OTLP_PROTOCOL`: `http/protobuf` (the default the specification sets) or `http/json`. */
 export function otlpProtocolFrom(env: NodeJS.ProcessEnv): OtlpProtocol {
   const protocol = env.OTEL_EXPORTER_OTLP_PROTOCOL?.trim() || 'http/protobuf';
-  if (protocol === 'http/json' || protocol === 'http/protobuf') return protocol;
+  if ((OTLP_PROTOCOLS as readonly string[]).includes(protocol)) return protocol as OtlpProtocol;
   throw new UsageError(`Expected http/protobuf or http/json for OTEL_EXPORTER_OTLP_PROTOCOL but received "${protocol}" (gRPC is not supported: use a collector's HTTP port)`);
 }
 
@@ -50,7 +55,7 @@ export function otlpProtocolFrom(env: NodeJS.ProcessEnv): OtlpProtocol {
 export function connectionStringFrom(env: NodeJS.ProcessEnv): string | undefined {
   const connectionString = env.APPLICATIONINSIGHTS_CONNECTION_STRING?.trim();
   if (!connectionString) return undefined;
-  if (!/(^|;)\s*InstrumentationKey\s*=/i.test(connectionString)) {
+  if (!INSTRUMENTATION_KEY.test(connectionString)) {
     throw new UsageError('Expected a connection string with InstrumentationKey=… (copied from the Application Insights resource) for APPLICATIONINSIGHTS_CONNECTION_STRING');
   }
   return connectionString;
