@@ -19,25 +19,33 @@ interface Exporters {
   metrics: PushMetricExporter[];
 }
 
+type ExporterFactory = (env: NodeJS.ProcessEnv) => Promise<Exporters>;
+
+/**
+ * The exporters `env` configures (Application Insights, OTLP or both), once their modules have
+ * loaded; for OTLP that includes the protocol's exporter package, most of what starting it costs.
+ */
+function configuredExporters(env: NodeJS.ProcessEnv): Array<Promise<ExporterFactory>> {
+  const out: Array<Promise<ExporterFactory>> = [];
+  if (env.APPLICATIONINSIGHTS_CONNECTION_STRING?.trim()) out.push(import('./azure-monitor.js').then((m) => m.azureMonitorExporters));
+  if (env.OTEL_EXPORTER_OTLP_ENDPOINT?.trim()) out.push(
+      import('./otlp.js').then(async (m) => {
+        await m.loadExporterModules(env);
+        return m.otlpExporters;
+      }),
+    );
+  return out;
+}
+
 /** Loads the exporter modules `env` names, so that startSdk finds them loaded. Never fails: startSdk reports what is wrong. */
 export async function preloadExporters(env: NodeJS.ProcessEnv): Promise<void> {
-  const loads: Array<Promise<unknown>> = [];
-  if (env.APPLICATIONINSIGHTS_CONNECTION_STRING?.trim()) loads.push(import('./azure-monitor.js'));
-  if (env.OTEL_EXPORTER_OTLP_ENDPOINT?.trim()) loads.push(import('./otlp.js').then((m) => m.loadExporterModules(env)));
-  await Promise.allSettled(loads);
+  await Promise.allSettled(configuredExporters(env));
 }
 
 /** Starts the tracer and meter providers with every configured exporter. They are not registered globally: a host's own SDK stays its own. */
 export async function startSdk(env: NodeJS.ProcessEnv = process.env): Promise<Sdk> {
   const exporters: Exporters = { spans: [], metrics: [] };
-  if (env.APPLICATIONINSIGHTS_CONNECTION_STRING?.trim()) {
-    const { azureMonitorExporters } = await import('./azure-monitor.js');
-    add(exporters, await azureMonitorExporters(env));
-  }
-  if (env.OTEL_EXPORTER_OTLP_ENDPOINT?.trim()) {
-    const { otlpExporters } = await import('./otlp.js');
-    add(exporters, await otlpExporters(env));
-  }
+  for (const factory of await Promise.all(configuredExporters(env))) add(exporters, await factory(env));
   const resource = defaultResource().merge(
     resourceFromAttributes({
       'service.name': env.OTEL_SERVICE_NAME?.trim() || 'pixbatch',
