@@ -21,7 +21,7 @@ function jobSpanAttributes(kind: JobKind, a: JobAttributes): Record<string, stri
   return out;
 }
 
-/** An image whose spans are kept; unsampled images get the shared no-op probe. */
+/** An image whose spans are kept: each stage becomes a span under the image's. */
 class Probe implements ImageProbe {
   constructor(
     readonly id: number,
@@ -41,7 +41,8 @@ class Probe implements ImageProbe {
   }
 }
 
-const untraced: ImageProbe = { stage: (_name, fn) => fn() };
+/** The stage of an image whose spans are not kept: just runs it. */
+const untracedStage: ImageProbe['stage'] = (_name, fn) => fn();
 
 class JobObserver implements PipelineObserver {
   /** Images started and not recorded: a job stopped by a storage fault leaves some. */
@@ -62,14 +63,10 @@ class JobObserver implements PipelineObserver {
   started(item: WorkItem): ImageProbe {
     const r = this.recorder;
     r.depth++;
-    let probe: ImageProbe;
-    if (this.jobSpan && (r.sampling.images >= 1 || Math.random() < r.sampling.images)) {
-      probe = new Probe(r.id(), r);
-      r.note(['image', (probe as Probe).id, this.jobSpan, namesAllowed() ? { 'pixbatch.image.name': item.name } : {}, now()]);
-    } else {
-      // Each unsampled image still needs its own identity in `open`.
-      probe = { stage: untraced.stage };
-    }
+    const kept = this.jobSpan !== 0 && (r.sampling.images >= 1 || Math.random() < r.sampling.images);
+    // An image whose spans are not kept still gets a probe of its own: `open` tells images apart by it.
+    const probe: ImageProbe = kept ? new Probe(r.id(), r) : { stage: untracedStage };
+    if (probe instanceof Probe) r.note(['image', probe.id, this.jobSpan, namesAllowed() ? { 'pixbatch.image.name': item.name } : {}, now()]);
     this.open.add(probe);
     return probe;
   }
