@@ -6,6 +6,7 @@ import { join, relative } from 'node:path';
 import type { Preset } from '../src/interfaces.js';
 import { findPeers, type Peer } from './peers/peers.js';
 import { runMeasured } from './process-tree.js';
+import { median } from './stats.js';
 
 export interface Corpus {
   id: string;
@@ -30,7 +31,11 @@ export interface ContenderResult {
   roundSeconds: number[];
   /** pixbatch only: median over rounds of the summed job times its summary reports (first image read to last written; no process start-up, no exit). */
   jobSeconds?: number;
+  /** Median over rounds of the summed CPU seconds of the process tree (all threads). */
+  cpuSeconds: number;
   imagesPerSecond: number;
+  /** Images per CPU second: speed per core that another tenant's load disturbs much less than wall time. */
+  imagesPerCpuSecond: number;
   imagesPerSecondPerCore: number;
   bytesOut: number;
   /** Peak over all runs of the process tree's summed RSS. */
@@ -38,6 +43,16 @@ export interface ContenderResult {
   /** Peak high-water mark of the largest single process. */
   peakProcessRss: number;
   rssNote: string;
+  /** Every timed run, so two contenders can be compared run by run (same round, same slice, run one after the other). */
+  runs: RunRecord[];
+}
+
+export interface RunRecord {
+  round: number;
+  slice: number;
+  seconds: number;
+  cpuSeconds: number;
+  jobSeconds?: number;
 }
 
 export interface CorpusResult {
@@ -77,7 +92,7 @@ interface Contender {
   kind: 'pixbatch' | 'peer';
   version?: string;
   rssNote: string;
-  run(slice: string, names: string[], out: string, listFile: string): Promise<{ seconds: number; jobSeconds?: number; peakTreeRss: number; peakProcessRss: number }>;
+  run(slice: string, names: string[], out: string, listFile: string): Promise<{ seconds: number; cpuSeconds: number; jobSeconds?: number; peakTreeRss: number; peakProcessRss: number }>;
 }
 
 /** Every file under `dir`, at any depth, as absolute paths. */
@@ -150,12 +165,6 @@ function peerContender(peer: Peer, cores: number): Contender {
   };
 }
 
-function median(values: number[]): number {
-  const s = [...values].sort((a, b) => a - b);
-  const mid = Math.floor(s.length / 2);
-  return s.length % 2 ? s[mid]! : (s[mid - 1]! + s[mid]!) / 2;
-}
-
 /** Reads every source once so no contender pays for a cold page cache. */
 async function warmPageCache(corpus: Corpus): Promise<void> {
   for (let i = 0; i < corpus.slices.length; i++) {
@@ -194,10 +203,11 @@ export async function runLocalBench(o: LocalBenchOptions): Promise<{ results: Co
       await rm(out, { recursive: true, force: true });
     }
 
-    const acc = new Map(contenders.map((c) => [c.id, { rounds: [] as number[], jobRounds: [] as number[], bytes: 0, count: 0, rss: 0, processRss: 0 }]));
+    const acc = new Map(contenders.map((c) => [c.id, { rounds: [] as number[], jobRounds: [] as number[], cpuRounds: [] as number[], runs: [] as RunRecord[], bytes: 0, count: 0, rss: 0, processRss: 0 }]));
     for (let round = 0; round < o.rounds; round++) {
       const roundTime = new Map(contenders.map((c) => [c.id, 0]));
       const roundJobTime = new Map(contenders.map((c) => [c.id, 0]));
+      const roundCpu = new Map(contenders.map((c) => [c.id, 0]));
       for (let s = 0; s < corpus.slices.length; s++) {
         // Rotate the order every slice and round: nobody always goes first or last.
         const shift = (s + round * corpus.slices.length) % contenders.length;
@@ -212,6 +222,8 @@ export async function runLocalBench(o: LocalBenchOptions): Promise<{ results: Co
           }
           const a = acc.get(c.id)!;
           roundTime.set(c.id, roundTime.get(c.id)! + r.seconds);
+          roundCpu.set(c.id, roundCpu.get(c.id)! + r.cpuSeconds);
+          a.runs.push({ round: round + 1, slice: s + 1, seconds: r.seconds, cpuSeconds: r.cpuSeconds, ...(r.jobSeconds !== undefined ? { jobSeconds: r.jobSeconds } : {}) });
           if (r.jobSeconds !== undefined) roundJobTime.set(c.id, roundJobTime.get(c.id)! + r.jobSeconds);
           if (round === 0) {
             a.bytes += outputs.bytes;
@@ -219,12 +231,13 @@ export async function runLocalBench(o: LocalBenchOptions): Promise<{ results: Co
           }
           a.rss = Math.max(a.rss, r.peakTreeRss);
           a.processRss = Math.max(a.processRss, r.peakProcessRss);
-          o.log(`  round ${round + 1} slice ${s + 1}: ${c.id.padEnd(20)} ${r.seconds.toFixed(2).padStart(7)} s  ${(outputs.bytes / 1e6).toFixed(1).padStart(8)} MB  peak ${(r.peakTreeRss / 2 ** 20).toFixed(0)} MiB`);
+          o.log(`  round ${round + 1} slice ${s + 1}: ${c.id.padEnd(20)} ${r.seconds.toFixed(2).padStart(7)} s  ${r.cpuSeconds.toFixed(2).padStart(7)} s CPU  ${(outputs.bytes / 1e6).toFixed(1).padStart(8)} MB  peak ${(r.peakTreeRss / 2 ** 20).toFixed(0)} MiB`);
           await rm(out, { recursive: true, force: true });
         }
       }
       for (const [id, t] of roundTime) acc.get(id)!.rounds.push(t);
       for (const [id, t] of roundJobTime) acc.get(id)!.jobRounds.push(t);
+      for (const [id, t] of roundCpu) acc.get(id)!.cpuRounds.push(t);
     }
     await rm(work, { recursive: true, force: true });
     results.push({
@@ -232,6 +245,7 @@ export async function runLocalBench(o: LocalBenchOptions): Promise<{ results: Co
       contenders: contenders.map((c) => {
         const a = acc.get(c.id)!;
         const seconds = median(a.rounds);
+        const cpuSeconds = median(a.cpuRounds);
         return {
           id: c.id,
           label: c.label,
@@ -241,12 +255,15 @@ export async function runLocalBench(o: LocalBenchOptions): Promise<{ results: Co
           seconds,
           roundSeconds: a.rounds,
           ...(c.kind === 'pixbatch' ? { jobSeconds: median(a.jobRounds) } : {}),
+          cpuSeconds,
           imagesPerSecond: images / seconds,
+          imagesPerCpuSecond: images / cpuSeconds,
           imagesPerSecondPerCore: images / seconds / o.cores,
           bytesOut: a.bytes,
           peakRss: a.rss,
           peakProcessRss: a.processRss,
           rssNote: c.rssNote,
+          runs: a.runs,
         };
       }),
     });

@@ -1,5 +1,5 @@
-// Runs a command and measures it the way the benchmark reports it: wall time, and peak memory of
-// its whole process tree (GNU parallel's and Pillow's children included), read from /proc.
+// Runs a command and measures it the way the benchmark reports it: wall time, CPU time and peak
+// memory of its whole process tree (GNU parallel's and Pillow's children included), read from /proc.
 import { spawn } from 'node:child_process';
 import { readdirSync, readFileSync } from 'node:fs';
 
@@ -10,6 +10,11 @@ export interface TreeRun {
   peakTreeRss: number;
   /** Largest high-water mark (VmHWM) of any one process in the tree (bytes). */
   peakProcessRss: number;
+  /**
+   * CPU seconds (user + system) of the whole tree, every thread included. Steadier than wall time on a
+   * shared machine: another tenant's load stretches the wall clock far more than the CPU a run needs.
+   */
+  cpuSeconds: number;
   stdout: string;
   stderr: string;
 }
@@ -55,10 +60,24 @@ function memoryOf(pid: number): { rss: number; hwm: number } | undefined {
   }
 }
 
+/**
+ * CPU seconds (user + system) of this process's children that have ended and been waited for
+ * (`cutime` + `cstime` of /proc/self/stat, in clock ticks of 1/100 s). A child's own waited-for
+ * children are included, so the difference around one run is the whole tree's CPU.
+ */
+function childrenCpuSeconds(): number {
+  const stat = readFileSync('/proc/self/stat', 'utf8');
+  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+  // After the command name, field 3 (state) is index 0: cutime is field 16, cstime field 17.
+  return (Number(fields[13]) + Number(fields[14])) / 100;
+}
+
 /** Runs `command args` to completion, sampling the process tree's memory every 50 ms. */
 export function runMeasured(command: string, args: string[], options: { env?: NodeJS.ProcessEnv; cwd?: string } = {}): Promise<TreeRun> {
   return new Promise((resolve, reject) => {
     const started = performance.now();
+    // Runs never overlap in the benchmark, so the children's CPU grows by this run's alone.
+    const cpuBefore = childrenCpuSeconds();
     const child = spawn(command, args, { env: options.env ?? process.env, cwd: options.cwd, stdio: ['ignore', 'pipe', 'pipe'] });
     let stdout = '';
     let stderr = '';
@@ -84,7 +103,8 @@ export function runMeasured(command: string, args: string[], options: { env?: No
     });
     child.on('close', (code) => {
       clearInterval(timer);
-      resolve({ code, seconds: (performance.now() - started) / 1000, peakTreeRss, peakProcessRss, stdout, stderr });
+      // 'close' comes after the child was waited for, so its CPU is in cutime/cstime by now.
+      resolve({ code, seconds: (performance.now() - started) / 1000, cpuSeconds: childrenCpuSeconds() - cpuBefore, peakTreeRss, peakProcessRss, stdout, stderr });
     });
   });
 }

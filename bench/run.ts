@@ -23,6 +23,7 @@ import { fileURLToPath, pathToFileURL } from 'node:url';
 import { parseArgs } from 'node:util';
 import type { Preset } from '../src/interfaces.js';
 import { listFiles, runLocalBench, type Corpus, type CorpusResult, type TelemetryVariant } from './local.js';
+import { measureTelemetryStart, printTelemetryCost } from './telemetry-cost.js';
 import { timeStages, type StageTimes } from './stages.js';
 import { runRssScaling } from './rss.js';
 import { startOtlpReceiver } from '../test/harness/telemetry-sinks.js';
@@ -180,11 +181,12 @@ const mib = (n: number) => (n / 2 ** 20).toFixed(0);
 function printTable(r: CorpusResult): void {
   const pillow = r.contenders.find((c) => c.id === 'pillow');
   log(`\n${r.corpus.label} — ${r.corpus.images} images, ${mb(r.corpus.bytesIn)} MB of JPEG in, ${cores} cores`);
-  log(`${'contender'.padEnd(26)} ${'images/s'.padStart(9)} ${'/core'.padStart(7)} ${'seconds'.padStart(8)} ${'MB out'.padStart(8)} ${'vs Pillow size'.padStart(14)} ${'peak RSS MiB'.padStart(12)}`);
+  const w = Math.max(26, ...r.contenders.map((c) => c.label.length));
+  log(`${'contender'.padEnd(w)} ${'images/s'.padStart(9)} ${'/core'.padStart(7)} ${'/CPU-s'.padStart(7)} ${'seconds'.padStart(8)} ${'MB out'.padStart(8)} ${'vs Pillow size'.padStart(14)} ${'peak RSS MiB'.padStart(12)}`);
   for (const c of r.contenders) {
     const size = pillow ? `${((c.bytesOut / pillow.bytesOut - 1) * 100).toFixed(1)}%` : '-';
     log(
-      `${c.label.padEnd(26)} ${c.imagesPerSecond.toFixed(2).padStart(9)} ${c.imagesPerSecondPerCore.toFixed(2).padStart(7)} ${c.seconds.toFixed(1).padStart(8)} ${mb(c.bytesOut).padStart(8)} ${size.padStart(14)} ${mib(c.peakRss).padStart(12)}`,
+      `${c.label.padEnd(w)} ${c.imagesPerSecond.toFixed(2).padStart(9)} ${c.imagesPerSecondPerCore.toFixed(2).padStart(7)} ${c.imagesPerCpuSecond.toFixed(2).padStart(7)} ${c.seconds.toFixed(1).padStart(8)} ${mb(c.bytesOut).padStart(8)} ${size.padStart(14)} ${mib(c.peakRss).padStart(12)}`,
     );
   }
   const peers = r.contenders.filter((c) => c.kind === 'peer');
@@ -194,54 +196,6 @@ function printTable(r: CorpusResult): void {
       log(`  ${p.label.padEnd(24)} ${peers.map((q) => `${(p.imagesPerSecondPerCore / q.imagesPerSecondPerCore).toFixed(2)}x ${q.label}`).join('   ')}`);
     }
   }
-}
-
-/** What a run with telemetry on measured against the same preset with it off (same run, same images). */
-interface TelemetryCost {
-  corpus: string;
-  preset: string;
-  variant: string;
-  /** Share of conversion throughput lost: images over the jobs' own time (first image read to last written). */
-  throughputDrop: number;
-  /** Share lost over whole processes (start to exit), start-up and the final flush included. */
-  processDrop: number;
-  /** Milliseconds each process took longer (start to exit). */
-  msPerProcess: number;
-}
-
-/**
- * Telemetry's cost, in two parts: conversion throughput (from each job's own time, so a long job's
- * figure) and the fixed cost each process pays once (starting the export thread, the final flush),
- * which weighs on short processes such as these slices.
- */
-function printTelemetryCost(results: CorpusResult[]): TelemetryCost[] {
-  const out: TelemetryCost[] = [];
-  const pct = (x: number) => `${(Math.abs(x) * 100).toFixed(1)}% ${x >= 0 ? 'slower' : 'faster'}`;
-  log('\ntelemetry on (OTLP http/protobuf to a loopback sink) against off, same run, same images:');
-  log(`  ${''.padEnd(8)} ${'contender'.padEnd(36)} ${'conversion throughput (job time)'.padEnd(44)} per process (start to exit)`);
-  for (const r of results) {
-    for (const on of r.contenders.filter((c) => c.id.includes('+telemetry'))) {
-      const off = r.contenders.find((c) => c.id === on.id.slice(0, on.id.indexOf('+telemetry')));
-      if (!off?.jobSeconds || !on.jobSeconds) continue;
-      const offRate = r.corpus.images / off.jobSeconds;
-      const onRate = r.corpus.images / on.jobSeconds;
-      const cost: TelemetryCost = {
-        corpus: r.corpus.id,
-        preset: off.id.replace('pixbatch-', ''),
-        variant: on.id.slice(on.id.indexOf('+')),
-        throughputDrop: 1 - onRate / offRate,
-        processDrop: 1 - on.imagesPerSecond / off.imagesPerSecond,
-        msPerProcess: ((on.seconds - off.seconds) / r.corpus.slices) * 1000,
-      };
-      out.push(cost);
-      const perProcess = off.seconds / r.corpus.slices;
-      log(
-        `  ${r.corpus.id.padEnd(8)} ${on.label.padEnd(36)} ${`${offRate.toFixed(2)} -> ${onRate.toFixed(2)} images/s (${pct(cost.throughputDrop)})`.padEnd(44)} ` +
-          `${cost.msPerProcess >= 0 ? '+' : ''}${cost.msPerProcess.toFixed(0)} ms on ${perProcess.toFixed(1)} s (${pct(cost.processDrop)})`,
-      );
-    }
-  }
-  return out;
 }
 
 function printStages(label: string, s: StageTimes): void {
@@ -302,7 +256,8 @@ async function main(): Promise<void> {
       printStages(c.label, stages[c.id]!);
     }
     report.stages = stages;
-    const sink = values.telemetry ? await startOtlpReceiver() : undefined;
+    // The sink keeps nothing: what it receives is not measured, and holding it would grow this process.
+    const sink = values.telemetry ? await startOtlpReceiver({ keep: false }) : undefined;
     const { results, missingPeers } = await runLocalBench({
       root: benchDir,
       corpora,
@@ -315,10 +270,18 @@ async function main(): Promise<void> {
       skipPeers: (values['skip-peers'] ?? '').split(',').filter(Boolean),
       telemetry: sink ? telemetryVariants(sink.endpoint) : undefined,
       log,
-    }).finally(() => sink?.stop());
+    }).catch(async (err: unknown) => {
+      await sink?.stop();
+      throw err;
+    });
     if (missingPeers.length) log(`\npeers not found (scripts/install-bench-peers.sh installs them): ${missingPeers.join('; ')}`);
     for (const r of results) printTable(r);
-    if (sink) report.telemetryCost = printTelemetryCost(results);
+    if (sink) {
+      const variants = telemetryVariants(sink.endpoint);
+      log(`\ntelemetry's cost per process: pixbatch on an empty folder, off and with each variant, ${Math.max(8, rounds * 2)} rounds`);
+      const start = await measureTelemetryStart({ root: benchDir, pixbatch, env: pixbatchEnv, variants, rounds: Math.max(8, rounds * 2), log }).finally(() => sink.stop());
+      report.telemetryCost = printTelemetryCost(results, start, log);
+    }
     log(`\npeak RSS: whole process tree (pixbatch: one process; Pillow: its ${cores} processes summed; ImageMagick and vips: GNU parallel and its jobs summed), sampled every 50 ms`);
     report.local = results;
     report.missingPeers = missingPeers;

@@ -41,7 +41,11 @@ interface Sink {
   stop(): Promise<void>;
 }
 
-async function listen(handle: (req: ReceivedRequest) => { status: number; body: string; type?: string }, tls?: Certificate): Promise<Sink & { server: Server }> {
+async function listen(
+  handle: (req: ReceivedRequest) => { status: number; body: string; type?: string },
+  tls?: Certificate,
+  keep = true,
+): Promise<Sink & { server: Server }> {
   const requests: ReceivedRequest[] = [];
   const listener: RequestListener = (req, res) => {
     const chunks: Buffer[] = [];
@@ -50,7 +54,7 @@ async function listen(handle: (req: ReceivedRequest) => { status: number; body: 
       let body = Buffer.concat(chunks);
       if (/gzip/i.test(String(req.headers['content-encoding'] ?? ''))) body = gunzipSync(body);
       const received = { method: req.method ?? '', path: req.url ?? '', headers: req.headers, body };
-      requests.push(received);
+      if (keep) requests.push(received);
       const answer = handle(received);
       res.writeHead(answer.status, { 'content-type': answer.type ?? 'application/json' });
       res.end(answer.body);
@@ -118,13 +122,16 @@ export interface OtlpReceiver extends Sink {
   endpoint: string;
 }
 
-/** An OTLP/HTTP receiver that accepts every export (an empty ExportServiceResponse). */
-export async function startOtlpReceiver(): Promise<OtlpReceiver> {
+/**
+ * An OTLP/HTTP receiver that accepts every export (an empty ExportServiceResponse). With `keep: false`
+ * it answers without keeping what it got (`requests` stays empty), for a benchmark's long runs.
+ */
+export async function startOtlpReceiver({ keep = true }: { keep?: boolean } = {}): Promise<OtlpReceiver> {
   const sink = await listen((req) => {
     if (req.method !== 'POST' || !/^\/v1\/(traces|metrics|logs)$/.test(req.path)) return { status: 404, body: '{}' };
     const json = String(req.headers['content-type'] ?? '').includes('json');
     return json ? { status: 200, body: '{}' } : { status: 200, body: '', type: 'application/x-protobuf' };
-  });
+  }, undefined, keep);
   return { ...sink, endpoint: `http://127.0.0.1:${sink.port}` };
 }
 
