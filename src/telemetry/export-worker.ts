@@ -29,6 +29,8 @@ class Replay {
   depth = 0;
   /** On image and stage spans when only a share of images is kept: Application Insights scales its counts (itemCount) by it. */
   private readonly sampled: Attributes;
+  /** Counter sums of the batch being applied, by the record's attributes object. */
+  private readonly sums = new Map<Attributes, { images: Map<string, number>; bytesIn: number; bytesOut: number }>();
 
   constructor(private readonly sdk: Sdk) {
     const ratio = samplingFrom(process.env).images;
@@ -47,6 +49,20 @@ class Replay {
 
   flush(): Promise<void> {
     return this.sdk.flush(FLUSH_MS);
+  }
+
+  /** Adds the counter sums of the batch just applied. */
+  addSums(): void {
+    const i = this.instruments;
+    for (const [attributes, sums] of this.sums) {
+      for (const [key, n] of sums.images) {
+        const [status, code] = key.split('\0');
+        i.images.add(n, { ...attributes, 'pixbatch.status': status, ...(code ? { 'pixbatch.failure.code': code } : {}) });
+      }
+      if (sums.bytesIn) i.bytesIn.add(sums.bytesIn, attributes);
+      if (sums.bytesOut) i.bytesOut.add(sums.bytesOut, attributes);
+    }
+    this.sums.clear();
   }
 
   apply(e: TelemetryEvent): void {
@@ -86,12 +102,17 @@ class Replay {
       }
       case 'record': {
         const [, attributes, status, code, bytesIn, bytesOut, seconds] = e;
-        const i = this.instruments;
-        i.images.add(1, { ...attributes, 'pixbatch.status': status, ...(code ? { 'pixbatch.failure.code': code } : {}) });
+        // Within one batch the main thread's records of a job share one attributes object (a message
+        // keeps shared references), so the counters are summed per object and added once per batch:
+        // the SDK hashes the attributes on every call, which is most of what a counter costs.
+        let sums = this.sums.get(attributes);
+        if (!sums) this.sums.set(attributes, (sums = { images: new Map(), bytesIn: 0, bytesOut: 0 }));
+        const key = code ? `${status}\0${code}` : status;
+        sums.images.set(key, (sums.images.get(key) ?? 0) + 1);
         if (status !== 'converted') return;
-        if (bytesIn) i.bytesIn.add(bytesIn, attributes);
-        if (bytesOut) i.bytesOut.add(bytesOut, attributes);
-        if (seconds !== undefined) i.duration.record(seconds, attributes);
+        sums.bytesIn += bytesIn ?? 0;
+        sums.bytesOut += bytesOut ?? 0;
+        if (seconds !== undefined) this.instruments.duration.record(seconds, attributes);
         return;
       }
     }
@@ -107,6 +128,7 @@ async function handle(m: ToWorker): Promise<void> {
   if ('events' in m) {
     replay!.depth = m.depth;
     for (const e of m.events) replay!.apply(e);
+    replay!.addSums();
   } else if ('flush' in m) {
     await replay!.flush();
     send({ flushed: m.flush });
