@@ -1,5 +1,8 @@
 // Shared set-up of the Batch engine's tests: Azurite with generated images, the bundle built once.
+import { after, before } from 'node:test';
 import { spawn } from 'node:child_process';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import pLimit from 'p-limit';
@@ -23,13 +26,13 @@ export function testBundle(): Promise<Bundle> {
 /** Starts Azurite and points this process's storage credentials at it (restored by `stop`). */
 export async function storage(): Promise<Azurite & { restore(): void }> {
   const az = await startAzurite();
-  const before = process.env.AZURE_STORAGE_CONNECTION_STRING;
+  const previous = process.env.AZURE_STORAGE_CONNECTION_STRING;
   process.env.AZURE_STORAGE_CONNECTION_STRING = az.connectionString;
   return {
     ...az,
     restore() {
-      if (before === undefined) delete process.env.AZURE_STORAGE_CONNECTION_STRING;
-      else process.env.AZURE_STORAGE_CONNECTION_STRING = before;
+      if (previous === undefined) delete process.env.AZURE_STORAGE_CONNECTION_STRING;
+      else process.env.AZURE_STORAGE_CONNECTION_STRING = previous;
     },
   };
 }
@@ -76,4 +79,61 @@ export async function standInOnAzurite(az: Azurite, rootDir: string, nodes = 2):
   });
   const client = new BatchClient(batch.url, new BatchSharedKeyCredential(batch.accountName, batch.accountKey), { retryOptions: { retryDelayInMs: 50, maxRetryDelayInMs: 500 } });
   return { batch, client };
+}
+
+/** What `useBatchStandIn` starts; each field can be read once the file's `before` hooks have run. */
+export interface BatchStandInOnAzurite {
+  /** Azurite, with this process's storage credentials pointed at it. */
+  readonly azurite: Azurite & { restore(): void };
+  readonly batch: BatchStandIn;
+  readonly client: BatchClient;
+  /** A scratch folder of this file's own; the stand-in's nodes live in its `batch` folder. */
+  readonly dir: string;
+  /** The variables the pixbatch CLI reads to reach this Azurite and this Batch account. */
+  readonly cliEnv: Record<string, string>;
+}
+
+/**
+ * Registers `before`/`after` hooks that start Azurite and the Batch stand-in (`nodes` nodes) in a
+ * fresh scratch folder named after `name`, and stop and remove them all when the file's tests end.
+ *
+ * @example
+ * const e2e = useBatchStandIn('e2e');
+ * test('…', async () => { await uploadImages(`${e2e.azurite.blobEndpoint}/in`, 5); … e2e.batch.poolId … });
+ */
+export function useBatchStandIn(name: string, nodes = 2): BatchStandInOnAzurite {
+  let azurite: (Azurite & { restore(): void }) | undefined;
+  let started: { batch: BatchStandIn; client: BatchClient } | undefined;
+  let dir: string | undefined;
+  before(async () => {
+    azurite = await storage();
+    dir = await mkdtemp(join(tmpdir(), `pixbatch-${name}-`));
+    started = await standInOnAzurite(azurite, join(dir, 'batch'), nodes);
+  });
+  after(async () => {
+    await started?.batch.stop();
+    azurite?.restore();
+    await azurite?.stop();
+    if (dir) await rm(dir, { recursive: true, force: true });
+  });
+  // Read at module level, a field would be undefined; say so instead of failing later on `undefined.x`.
+  const ready = <T>(value: T | undefined, field: string): T => {
+    if (value === undefined) throw new Error(`useBatchStandIn: ${field} is read before the before hook ran`);
+    return value;
+  };
+  return {
+    get azurite() { return ready(azurite, 'azurite'); },
+    get batch() { return ready(started, 'batch').batch; },
+    get client() { return ready(started, 'client').client; },
+    get dir() { return ready(dir, 'dir'); },
+    get cliEnv() {
+      const { batch } = ready(started, 'cliEnv');
+      return {
+        AZURE_STORAGE_CONNECTION_STRING: ready(azurite, 'cliEnv').connectionString,
+        AZURE_BATCH_ACCOUNT: batch.accountName,
+        AZURE_BATCH_ACCESS_KEY: batch.accountKey,
+        AZURE_BATCH_ENDPOINT: batch.url,
+      };
+    },
+  };
 }

@@ -5,41 +5,28 @@
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
-import { mkdtemp, rm, writeFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Report, Summary } from '../src/interfaces.js';
 import { openStore } from '../src/store/index.js';
-import type { BatchClient } from '../src/batch/client.js';
-import type { BatchStandIn } from './batch-standin/index.js';
-import { repoPath, standInOnAzurite, storage, TEST_CACHE_DIR, uploadImages } from './batch-e2e-setup.js';
+import { repoPath, TEST_CACHE_DIR, uploadImages, useBatchStandIn } from './batch-e2e-setup.js';
 import { jsonFrom, outputOf } from './harness/cli.js';
 import { otlpAttributes, otlpJsonSpans, startOtlpReceiver, type OtlpReceiver } from './harness/telemetry-sinks.js';
 
-let az: Awaited<ReturnType<typeof storage>>;
-let batch: BatchStandIn;
-let client: BatchClient;
+const e2e = useBatchStandIn('e2e-telemetry');
 let otlp: OtlpReceiver;
-let dir: string;
 
 before(async () => {
-  az = await storage();
-  dir = await mkdtemp(join(tmpdir(), 'pixbatch-e2e-telemetry-'));
-  ({ batch, client } = await standInOnAzurite(az, join(dir, 'batch')));
   otlp = await startOtlpReceiver();
 });
 
 after(async () => {
   await otlp?.stop();
-  await batch?.stop();
-  az?.restore();
-  await az?.stop();
-  if (dir) await rm(dir, { recursive: true, force: true });
 });
 
 test('convert --pool sends one batch-task span per task, named by job, task and node, whose counts add up to the merged report', async () => {
-  await uploadImages(`${az.blobEndpoint}/tel-in`, 12, { 'img/broken.jpg': Buffer.from('not a picture') });
-  const config = join(dir, 'pixbatch.config.json');
+  await uploadImages(`${e2e.azurite.blobEndpoint}/tel-in`, 12, { 'img/broken.jpg': Buffer.from('not a picture') });
+  const config = join(e2e.dir, 'pixbatch.config.json');
   await writeFile(config, JSON.stringify({ telemetry: { otlpEndpoint: otlp.endpoint, otlpProtocol: 'http/json' } }));
   const env = {
     ...process.env,
@@ -51,14 +38,11 @@ test('convert --pool sends one batch-task span per task, named by job, task and 
     // A secret the submitter has: it must not reach the tasks.
     OTEL_EXPORTER_OTLP_HEADERS: 'api-key=submitter-secret',
     PIXBATCH_CACHE_DIR: TEST_CACHE_DIR,
-    AZURE_STORAGE_CONNECTION_STRING: az.connectionString,
-    AZURE_BATCH_ACCOUNT: batch.accountName,
-    AZURE_BATCH_ACCESS_KEY: batch.accountKey,
-    AZURE_BATCH_ENDPOINT: batch.url,
+    ...e2e.cliEnv,
   };
   const args = [
-    'convert', `${az.blobEndpoint}/tel-in`, `${az.blobEndpoint}/tel-out`,
-    '--pool', batch.poolId, '--shard-size', '7', '--poll-interval', '0.2', '-c', '1', '--json', '--config', config,
+    'convert', `${e2e.azurite.blobEndpoint}/tel-in`, `${e2e.azurite.blobEndpoint}/tel-out`,
+    '--pool', e2e.batch.poolId, '--shard-size', '7', '--poll-interval', '0.2', '-c', '1', '--json', '--config', config,
   ];
   const r = await outputOf(spawn(process.execPath, ['--import', 'tsx', repoPath('src', 'cli', 'main.ts'), ...args], { env, cwd: repoPath(), stdio: ['ignore', 'pipe', 'pipe'] }));
   assert.equal(r.code, 1, r.stderr);
@@ -67,7 +51,7 @@ test('convert --pool sends one batch-task span per task, named by job, task and 
   const jobId = summary.jobId!;
 
   const tasks = [];
-  for await (const t of client.listTasks(jobId, { select: 'id,environmentSettings' })) tasks.push(t);
+  for await (const t of e2e.client.listTasks(jobId, { select: 'id,environmentSettings' })) tasks.push(t);
   assert.equal(tasks.length, 2);
   for (const t of tasks) {
     const settings = new Map((t.environmentSettings ?? []).map((e) => [e.name, e.value]));
@@ -83,7 +67,7 @@ test('convert --pool sends one batch-task span per task, named by job, task and 
   assert.equal(jobSpans.length, tasks.length, `one job span per task (got ${spans.map((s) => s.name).join(', ') || 'none'}); stderr: ${r.stderr}`);
   assert.deepEqual(jobSpans.map((a) => a['pixbatch.task.id']).sort(), tasks.map((t) => t.id).sort());
 
-  const out = await openStore(`${az.blobEndpoint}/tel-out`, 'source');
+  const out = await openStore(`${e2e.azurite.blobEndpoint}/tel-out`, 'source');
   const report = JSON.parse((await out.read(`.pixbatch/jobs/${jobId}/report.json`)).toString()) as Report;
   await out.close?.();
   for (const a of jobSpans) {

@@ -1,48 +1,29 @@
 // End to end on the loopback Batch stand-in and Azurite: plan, ship, submit, watch, report.
-import { test, before, after } from 'node:test';
+import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
 import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
-import { mkdtemp, readFile, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Report, Summary } from '../src/interfaces.js';
 import { openStore } from '../src/store/index.js';
-import type { BatchClient } from '../src/batch/client.js';
 import { batchExitCode, convertOnBatch, type BatchConvertOptions } from '../src/batch/engine.js';
 import { BUNDLE_SCRIPT } from '../src/batch/bundle.js';
-import type { BatchStandIn } from './batch-standin/index.js';
-import { repoPath, standInOnAzurite, storage, testBundle, TEST_IDENTITY, uploadImages } from './batch-e2e-setup.js';
+import { repoPath, testBundle, TEST_IDENTITY, uploadImages, useBatchStandIn } from './batch-e2e-setup.js';
 import { startEmailStandin } from './acs-email-standin/server.js';
 import { jsonFrom, outputOf, type CliRun } from './harness/cli.js';
 
 const IDENTITY = TEST_IDENTITY;
 
-let az: Awaited<ReturnType<typeof storage>>;
-let batch: BatchStandIn;
-let client: BatchClient;
-let dir: string;
+const e2e = useBatchStandIn('e2e');
 let firstJob = '';
-
-before(async () => {
-  az = await storage();
-  dir = await mkdtemp(join(tmpdir(), 'pixbatch-e2e-'));
-  ({ batch, client } = await standInOnAzurite(az, join(dir, 'batch')));
-});
-
-after(async () => {
-  await batch?.stop();
-  az?.restore();
-  await az?.stop();
-  if (dir) await rm(dir, { recursive: true, force: true });
-});
 
 async function run(container: string, extra: Partial<BatchConvertOptions> = {}) {
   return convertOnBatch({
-    source: `${az.blobEndpoint}/${container}-in`,
-    destination: `${az.blobEndpoint}/${container}-out`,
-    pool: batch.poolId,
-    client,
+    source: `${e2e.azurite.blobEndpoint}/${container}-in`,
+    destination: `${e2e.azurite.blobEndpoint}/${container}-out`,
+    pool: e2e.batch.poolId,
+    client: e2e.client,
     bundle: await testBundle(),
     pollMs: 200,
     concurrency: 1,
@@ -60,7 +41,7 @@ function assertEachOnce(report: Report, names: string[]) {
 const imageNames = (n: number) => Array.from({ length: n }, (_, i) => `img/${String(i).padStart(5, '0')}.jpg`);
 
 test('500 images on 2 nodes: every image converted once, one merged report, exit 0', async () => {
-  await uploadImages(`${az.blobEndpoint}/five-in`, 500);
+  await uploadImages(`${e2e.azurite.blobEndpoint}/five-in`, 500);
   const result = await run('five');
   firstJob = result.jobId;
   assert.equal(result.finished, true);
@@ -70,7 +51,7 @@ test('500 images on 2 nodes: every image converted once, one merged report, exit
   assertEachOnce(result.report!, imageNames(500));
   assert.deepEqual(new Set(result.report!.images.map((r) => r.node)).size, 2, 'both nodes worked');
 
-  const out = await openStore(`${az.blobEndpoint}/five-out`, 'source');
+  const out = await openStore(`${e2e.azurite.blobEndpoint}/five-out`, 'source');
   const pngs: string[] = [];
   for await (const e of out.list()) if (e.name.endsWith('.png') && !e.name.startsWith('.pixbatch/')) pngs.push(e.name);
   assert.equal(pngs.length, 500);
@@ -89,39 +70,39 @@ test('the bundle deploy built is the one the nodes unpack and run', async () => 
   // The job above ran; its preparation task fetched the bundle with the pool's identity and unpacked it.
   const bundle = await testBundle();
   assert.ok(firstJob, 'runs after the 500-image job');
-  const job = await client.getJob(firstJob);
+  const job = await e2e.client.getJob(firstJob);
   const rf = job.jobPreparationTask!.resourceFiles![0]!;
   assert.equal(rf.identityReference?.resourceId, IDENTITY.resourceId);
-  assert.equal(rf.httpUrl, `${az.blobEndpoint}/scripts/pixbatch/pixbatch-${bundle.version}-linux-x64.tar.gz`);
+  assert.equal(rf.httpUrl, `${e2e.azurite.blobEndpoint}/scripts/pixbatch/pixbatch-${bundle.version}-linux-x64.tar.gz`);
   const expected = createHash('sha256').update(execFileSync('tar', ['-xzOf', bundle.file, BUNDLE_SCRIPT], { maxBuffer: 64 * 1024 * 1024 })).digest('hex');
   for (const node of ['node1', 'node2']) {
-    const script = join(dir, 'batch', 'nodes', node, 'shared', `pixbatch-${bundle.sha256.slice(0, 16)}`, BUNDLE_SCRIPT);
+    const script = join(e2e.dir, 'batch', 'nodes', node, 'shared', `pixbatch-${bundle.sha256.slice(0, 16)}`, BUNDLE_SCRIPT);
     assert.equal(createHash('sha256').update(await readFile(script)).digest('hex'), expected, `${node} runs the deployed script`);
   }
   const tasks = [];
-  for await (const t of client.listTasks(job.id, { select: 'id,commandLine,environmentSettings' })) tasks.push(t);
+  for await (const t of e2e.client.listTasks(job.id, { select: 'id,commandLine,environmentSettings' })) tasks.push(t);
   assert.ok(tasks.every((t) => t.commandLine.includes(`pixbatch-${bundle.sha256.slice(0, 16)}/${BUNDLE_SCRIPT}`)));
   assert.ok(tasks.every((t) => t.environmentSettings?.some((e) => e.name === 'AZURE_CLIENT_ID' && e.value === IDENTITY.clientId)));
   assert.ok(tasks.every((t) => !/AccountKey|sig=/.test(t.commandLine)), 'no secret on any command line');
 });
 
 test('a node pre-empted mid-task: nothing lost, no image counted twice', async () => {
-  await uploadImages(`${az.blobEndpoint}/pre-in`, 300);
+  await uploadImages(`${e2e.azurite.blobEndpoint}/pre-in`, 300);
   const jobId = 'pixbatch-preempt';
   const running = run('pre', { shardSize: 150, jobId });
   // Pre-empt the node once its task has written some outputs but not all.
-  const { nodeId, taskId } = await batch.waitForRunningTask(jobId);
-  const out = await openStore(`${az.blobEndpoint}/pre-out`, 'source');
+  const { nodeId, taskId } = await e2e.batch.waitForRunningTask(jobId);
+  const out = await openStore(`${e2e.azurite.blobEndpoint}/pre-out`, 'source');
   for (let n = 0; n < 5; ) {
     n = 0;
     for await (const e of out.list({ prefix: 'img/' })) if (e.name.endsWith('.png')) n++;
     if (n < 5) await new Promise((r) => setTimeout(r, 10));
   }
-  await batch.preempt(nodeId);
+  await e2e.batch.preempt(nodeId);
   const result = await running;
   assert.deepEqual(result.summary.counts, { total: 300, converted: 300, skipped: 0, failed: 0 });
   assertEachOnce(result.report!, imageNames(300));
-  const task = await client.getTask(jobId, taskId);
+  const task = await e2e.client.getTask(jobId, taskId);
   assert.ok((task.executionInfo?.requeueCount ?? 0) >= 1, 'the pre-empted task was queued again');
   assert.equal(batchExitCode(result), 0);
   await out.close?.();
@@ -136,10 +117,7 @@ function cli(
   const env = {
     ...process.env,
     ...extraEnv,
-    AZURE_STORAGE_CONNECTION_STRING: az.connectionString,
-    AZURE_BATCH_ACCOUNT: batch.accountName,
-    AZURE_BATCH_ACCESS_KEY: batch.accountKey,
-    AZURE_BATCH_ENDPOINT: batch.url,
+    ...e2e.cliEnv,
   };
   const child = spawn(process.execPath, ['--import', 'tsx', repoPath('src', 'cli', 'main.ts'), ...args], { env, cwd: repoPath(), stdio: ['ignore', 'pipe', 'pipe'] });
   let stderr = '';
@@ -151,13 +129,13 @@ function cli(
 }
 
 test('a task that fails is reported with its stderr tail and the command exits non-zero', async () => {
-  await uploadImages(`${az.blobEndpoint}/fail-in`, 20);
-  batch.failNextTask({ taskId: 'shard-00001', exitCode: 3, stderr: 'pixbatch worker: storage refused the credential\n', times: 2 });
+  await uploadImages(`${e2e.azurite.blobEndpoint}/fail-in`, 20);
+  e2e.batch.failNextTask({ taskId: 'shard-00001', exitCode: 3, stderr: 'pixbatch worker: storage refused the credential\n', times: 2 });
   const mail = await startEmailStandin();
   const r = await cli(
     [
-      'convert', `${az.blobEndpoint}/fail-in`, `${az.blobEndpoint}/fail-out`,
-      '--pool', batch.poolId, '--shard-size', '10', '--max-task-retries', '1', '--poll-interval', '0.2', '--json', '-c', '1',
+      'convert', `${e2e.azurite.blobEndpoint}/fail-in`, `${e2e.azurite.blobEndpoint}/fail-out`,
+      '--pool', e2e.batch.poolId, '--shard-size', '10', '--max-task-retries', '1', '--poll-interval', '0.2', '--json', '-c', '1',
       '--notify', 'mailto:ops@example.com',
     ],
     undefined,
@@ -179,10 +157,10 @@ test('a task that fails is reported with its stderr tail and the command exits n
 });
 
 test('--no-wait returns once the job is submitted, and batch status --wait re-attaches to the same summary', async () => {
-  await uploadImages(`${az.blobEndpoint}/later-in`, 30);
+  await uploadImages(`${e2e.azurite.blobEndpoint}/later-in`, 30);
   const submitted = await cli([
-    'convert', `${az.blobEndpoint}/later-in`, `${az.blobEndpoint}/later-out`,
-    '--pool', batch.poolId, '--shard-size', '10', '--no-wait', '--job-id', 'pixbatch-later', '-c', '1',
+    'convert', `${e2e.azurite.blobEndpoint}/later-in`, `${e2e.azurite.blobEndpoint}/later-out`,
+    '--pool', e2e.batch.poolId, '--shard-size', '10', '--no-wait', '--job-id', 'pixbatch-later', '-c', '1',
   ]);
   assert.equal(submitted.code, 0, submitted.stderr);
   assert.match(submitted.stderr, /pixbatch batch status pixbatch-later --wait/);
@@ -204,22 +182,22 @@ test('--no-wait returns once the job is submitted, and batch status --wait re-at
   assert.equal(look.images.converted, 30);
 
   // A job id already used is refused before anything is written.
-  const reused = await cli(['convert', `${az.blobEndpoint}/later-in`, `${az.blobEndpoint}/later-out`, '--pool', batch.poolId, '--job-id', 'pixbatch-later']);
+  const reused = await cli(['convert', `${e2e.azurite.blobEndpoint}/later-in`, `${e2e.azurite.blobEndpoint}/later-out`, '--pool', e2e.batch.poolId, '--job-id', 'pixbatch-later']);
   assert.equal(reused.code, 2, reused.stderr);
   assert.match(reused.stderr, /Job pixbatch-later already exists/);
 
   // From the destination alone, once the Batch job itself is gone.
-  await client.deleteJob('pixbatch-later');
-  const report = await cli(['batch', 'report', 'pixbatch-later', '--destination', `${az.blobEndpoint}/later-out`, '--json']);
+  await e2e.client.deleteJob('pixbatch-later');
+  const report = await cli(['batch', 'report', 'pixbatch-later', '--destination', `${e2e.azurite.blobEndpoint}/later-out`, '--json']);
   assert.equal(report.code, 0, report.stderr);
   assert.deepEqual((jsonFrom(report) as Summary).counts, summary.counts);
 });
 
 test('Ctrl-C while watching detaches, says how to re-attach, and the job goes on', async () => {
-  await uploadImages(`${az.blobEndpoint}/detach-in`, 20);
+  await uploadImages(`${e2e.azurite.blobEndpoint}/detach-in`, 20);
   let sent = false;
   const r = await cli(
-    ['convert', `${az.blobEndpoint}/detach-in`, `${az.blobEndpoint}/detach-out`, '--pool', batch.poolId, '--shard-size', '5', '--job-id', 'pixbatch-detach', '--poll-interval', '0.2', '-c', '1'],
+    ['convert', `${e2e.azurite.blobEndpoint}/detach-in`, `${e2e.azurite.blobEndpoint}/detach-out`, '--pool', e2e.batch.poolId, '--shard-size', '5', '--job-id', 'pixbatch-detach', '--poll-interval', '0.2', '-c', '1'],
     (text, child) => {
       if (!sent && /Submitted job pixbatch-detach/.test(text)) {
         sent = true;
@@ -231,22 +209,22 @@ test('Ctrl-C while watching detaches, says how to re-attach, and the job goes on
   assert.equal(r.code, 0, r.stderr);
   assert.match(r.stderr, /Detached from job pixbatch-detach; it keeps running/);
   assert.match(r.stderr, /pixbatch batch status pixbatch-detach --wait/);
-  await batch.waitForJob('pixbatch-detach');
-  const job = await client.getJob('pixbatch-detach');
+  await e2e.batch.waitForJob('pixbatch-detach');
+  const job = await e2e.client.getJob('pixbatch-detach');
   assert.equal(job.executionInfo?.terminateReason, 'AllTasksComplete');
 });
 
 test('batch cancel ends a running job, and its report accounts for every image once', async () => {
-  await uploadImages(`${az.blobEndpoint}/cancel-in`, 80);
+  await uploadImages(`${e2e.azurite.blobEndpoint}/cancel-in`, 80);
   const submitted = await cli([
-    'convert', `${az.blobEndpoint}/cancel-in`, `${az.blobEndpoint}/cancel-out`,
-    '--pool', batch.poolId, '--shard-size', '5', '--no-wait', '--job-id', 'pixbatch-cancel', '-c', '1',
+    'convert', `${e2e.azurite.blobEndpoint}/cancel-in`, `${e2e.azurite.blobEndpoint}/cancel-out`,
+    '--pool', e2e.batch.poolId, '--shard-size', '5', '--no-wait', '--job-id', 'pixbatch-cancel', '-c', '1',
   ]);
   assert.equal(submitted.code, 0, submitted.stderr);
   const cancelled = await cli(['batch', 'cancel', 'pixbatch-cancel']);
   assert.equal(cancelled.code, 0, cancelled.stderr);
-  await batch.waitForJob('pixbatch-cancel');
-  assert.match((await client.getJob('pixbatch-cancel')).executionInfo?.terminateReason ?? '', /pixbatch batch cancel/);
+  await e2e.batch.waitForJob('pixbatch-cancel');
+  assert.match((await e2e.client.getJob('pixbatch-cancel')).executionInfo?.terminateReason ?? '', /pixbatch batch cancel/);
   const report = await cli(['batch', 'report', 'pixbatch-cancel', '--json']);
   const summary = jsonFrom(report) as Summary;
   assert.equal(summary.counts.total, 80);
@@ -254,6 +232,6 @@ test('batch cancel ends a running job, and its report accounts for every image o
   // Whatever the cancel caught running or queued is failed, named once, and makes the exit code non-zero.
   assert.equal(report.code !== 0, summary.counts.failed > 0, report.stderr);
   assert.ok(summary.failures.every((f) => f.code === 'TASK_FAILED'));
-  const merged = JSON.parse((await (await openStore(`${az.blobEndpoint}/cancel-out`, 'source')).read('.pixbatch/jobs/pixbatch-cancel/report.json')).toString()) as Report;
+  const merged = JSON.parse((await (await openStore(`${e2e.azurite.blobEndpoint}/cancel-out`, 'source')).read('.pixbatch/jobs/pixbatch-cancel/report.json')).toString()) as Report;
   assertEachOnce(merged, imageNames(80));
 });

@@ -4,11 +4,13 @@ import { existsSync } from 'node:fs';
 import { mkdir, mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { PassThrough } from 'node:stream';
 import { pathToFileURL } from 'node:url';
 import type { ImageRecord, Report } from '../src/interfaces.js';
 import { bucketWidth, buildPageModel, MAX_TIMELINE_BUCKETS } from '../src/report/html-model.js';
 import { jsonForScript, renderHtmlReport, writeHtmlReport } from '../src/report/html.js';
 import { run } from '../src/cli/program.js';
+import { printSummary } from '../src/cli/summary-text.js';
 import { startAzurite } from './harness/azurite.js';
 
 /** Runs the CLI in this process and returns its exit code, leaving the test runner's own exit code alone. */
@@ -85,6 +87,44 @@ function bigReport(n: number, spanMs: number): Report {
   };
 }
 
+/** What the CLI's end-of-run summary prints for these byte counts: the `read …, wrote …` line's two sizes. */
+function cliBytes(bytesIn: number, bytesOut: number): [string, string] {
+  const out = new PassThrough();
+  printSummary({ counts: { total: 1, converted: 1, skipped: 0, failed: 0 }, bytesIn, bytesOut, seconds: 1, imagesPerSecond: 1, failures: [] }, out);
+  const text = String(out.read());
+  const line = /^read (.+), wrote (.+?)(?: \(.*\))?$/m.exec(text);
+  assert.ok(line, text);
+  return [line[1]!, line[2]!];
+}
+
+/** Byte counts at the edges of the units, one task each, with the same counts in reverse order as output. */
+const EDGE_BYTES = [0, 1023, 1024, 5e9];
+const EDGE_BYTES_OUT = [...EDGE_BYTES].reverse();
+function edgeBytesReport(): Report {
+  const at = Date.UTC(2026, 0, 15, 10, 0, 0);
+  const images: ImageRecord[] = EDGE_BYTES.map((bytesIn, i) => ({
+    name: `img/${i}.jpg`, output: `img/${i}.png`, status: 'converted', bytesIn, bytesOut: EDGE_BYTES_OUT[i]!, ms: 10, at: at + i * 1000, task: `task-${i}`, node: 'node-a',
+  }));
+  const total = EDGE_BYTES.reduce((a, b) => a + b, 0);
+  return {
+    tool: { name: 'pixbatch', version: '0.1.0' },
+    startedAt: new Date(at).toISOString(),
+    finishedAt: new Date(at + 4000).toISOString(),
+    counts: { total: images.length, converted: images.length, skipped: 0, failed: 0 },
+    bytesIn: total,
+    bytesOut: total,
+    seconds: 4,
+    imagesPerSecond: 1,
+    failures: [],
+    images,
+  };
+}
+
+/** The CLI summary's sizes for each task of `edgeBytesReport`: what its table rows must show. */
+function edgeRowsInCliWords(): [string, string][] {
+  return EDGE_BYTES.map((b, i) => cliBytes(b, EDGE_BYTES_OUT[i]!));
+}
+
 describe('HTML report page', () => {
   test('bucket widths follow a 1-2-5 series and keep the bucket count bounded', () => {
     assert.equal(bucketWidth(0), 1);
@@ -118,6 +158,15 @@ describe('HTML report page', () => {
     const busy = (87 * 1300 + 900) / 1000;
     assert.ok(Math.abs(t1.rate! - 27 / busy) < 1e-9, `rate ${t1.rate}`);
     assert.equal(m.byNode.reduce((a, g) => a + g.images, 0), 91);
+  });
+
+  test('the page data carries each byte count in the words the CLI summary prints for it', () => {
+    const report = edgeBytesReport();
+    const m = buildPageModel(report);
+    assert.deepEqual([m.bytesInText, m.bytesOutText], cliBytes(report.bytesIn, report.bytesOut));
+    assert.deepEqual(m.byTask.map((g) => [g.bytesInText, g.bytesOutText]), edgeRowsInCliWords());
+    // The CLI's own words, in steps of 1024, which the page must not restate in other units.
+    assert.deepEqual(m.byTask.map((g) => g.bytesInText), ['0 B', '1023 B', '1.0 KB', '4.7 GB']);
   });
 
   test('a local run without tasks or nodes gets one "local" row and no node table', () => {
@@ -293,7 +342,8 @@ describe('HTML report in a headless browser', { skip: noBrowser ? `chromium not 
       assert.deepEqual(figures.failed, { value: report.counts.failed, text: int.format(report.counts.failed) });
       assert.equal(figures.bytesIn.value, report.bytesIn);
       assert.equal(figures.bytesOut.value, report.bytesOut);
-      assert.equal(figures.bytesOut.text, `${(report.bytesOut / 1e6).toFixed(2)} MB`);
+      // 26,253,351 bytes of output are 25.04 MB in steps of 1024, as the CLI summary says.
+      assert.equal(figures.bytesOut.text, '25.0 MB');
       assert.deepEqual(figures.seconds, { value: 120.5, text: '2 min 1 s' });
       assert.deepEqual(figures.imagesPerSecond, { value: 0.62, text: '0.62 images/s' });
       assert.deepEqual(figures.cost, { value: 0.0127, text: '$0.0127' });
@@ -319,6 +369,23 @@ describe('HTML report in a headless browser', { skip: noBrowser ? `chromium not 
 
       await mkdir('test-artifacts', { recursive: true });
       await page.screenshot({ path: join('test-artifacts', 'report.png'), fullPage: true });
+    } finally {
+      await page.close();
+    }
+  });
+
+  test('shows byte counts in the same words as the CLI summary, in the cards and the task table', async () => {
+    const report = edgeBytesReport();
+    const { page, problems } = await open(report, 'bytes');
+    try {
+      assert.deepEqual(problems, []);
+      const cards = await page.$$eval('[data-figure="bytesIn"], [data-figure="bytesOut"]', (els) => els.map((e) => e.textContent));
+      assert.deepEqual(cards, cliBytes(report.bytesIn, report.bytesOut));
+      const rows = await page.$$eval('#by-task tbody tr', (trs) =>
+        trs.map((r) => [r.querySelector('[data-col="bytesIn"]')!.textContent, r.querySelector('[data-col="bytesOut"]')!.textContent]),
+      );
+      assert.deepEqual(rows, edgeRowsInCliWords());
+      assert.deepEqual(rows.map((r) => r[0]), ['0 B', '1023 B', '1.0 KB', '4.7 GB']);
     } finally {
       await page.close();
     }

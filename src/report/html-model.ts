@@ -1,4 +1,5 @@
 import type { CostSummary, Counts, FailureCode, ImageRecord, Report } from '../interfaces.js';
+import { formatBytes } from './summary.js';
 
 /** Most points the completion chart gets, however many images the report holds. */
 export const MAX_TIMELINE_BUCKETS = 400;
@@ -23,6 +24,9 @@ export interface GroupRow {
   failed: number;
   bytesIn: number;
   bytesOut: number;
+  /** The two byte counts as the CLI prints them (`formatBytes`): the page's script cannot import it. */
+  bytesInText: string;
+  bytesOutText: string;
   /** Converted and failed images per second while this group was working; null when it did no work. */
   rate: number | null;
 }
@@ -48,6 +52,9 @@ export interface ReportPageModel {
   counts: Counts;
   bytesIn: number;
   bytesOut: number;
+  /** The two byte counts as the CLI summary prints them (`formatBytes`). */
+  bytesInText: string;
+  bytesOutText: string;
   seconds: number;
   imagesPerSecond: number;
   cost?: CostSummary;
@@ -100,7 +107,7 @@ function timeline(images: readonly ImageRecord[]): TimelineModel | null {
   return { bucketMs, t, converted, failed };
 }
 
-interface GroupAcc extends GroupRow {
+interface GroupAcc extends Omit<GroupRow, 'bytesInText' | 'bytesOutText'> {
   first: number;
   last: number;
 }
@@ -127,7 +134,8 @@ function groups(images: readonly ImageRecord[], key: 'task' | 'node'): GroupRow[
     }
   }
   const rows: GroupRow[] = [];
-  for (const { first, last, ...row } of byName.values()) {
+  for (const { first, last, ...sums } of byName.values()) {
+    const row: GroupRow = { ...sums, bytesInText: formatBytes(sums.bytesIn), bytesOutText: formatBytes(sums.bytesOut) };
     const done = row.converted + row.failed;
     if (done > 0 && last >= first) row.rate = done / Math.max((last - first) / 1000, 0.001);
     rows.push(row);
@@ -169,6 +177,8 @@ export function buildPageModel(report: Report): ReportPageModel {
     counts: report.counts,
     bytesIn: report.bytesIn,
     bytesOut: report.bytesOut,
+    bytesInText: formatBytes(report.bytesIn),
+    bytesOutText: formatBytes(report.bytesOut),
     seconds: report.seconds,
     imagesPerSecond: report.imagesPerSecond,
     cost: report.cost,

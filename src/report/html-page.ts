@@ -49,12 +49,6 @@ export const PAGE_SCRIPT = `
     (children || []).forEach(function (c) { if (c) node.appendChild(c); });
     return node;
   }
-  function bytes(n) {
-    var units = ['B', 'kB', 'MB', 'GB', 'TB', 'PB'];
-    var i = 0;
-    while (Math.abs(n) >= 1000 && i < units.length - 1) { n /= 1000; i++; }
-    return (i === 0 ? integer.format(n) : decimal.format(n)) + ' ' + units[i];
-  }
   function duration(s) {
     if (s < 60) return decimal.format(s) + ' s';
     var h = Math.floor(s / 3600), m = Math.floor((s % 3600) / 60), r = Math.round(s % 60);
@@ -105,8 +99,8 @@ export const PAGE_SCRIPT = `
   cards.appendChild(card('converted', 'Converted', c.converted, integer.format(c.converted), null, c.converted ? 'good' : ''));
   cards.appendChild(card('skipped', 'Skipped', c.skipped, integer.format(c.skipped), 'up to date or excluded'));
   cards.appendChild(card('failed', 'Failed', c.failed, integer.format(c.failed), null, c.failed ? 'bad' : ''));
-  cards.appendChild(card('bytesIn', 'Bytes before', data.bytesIn, bytes(data.bytesIn), integer.format(data.bytesIn) + ' B'));
-  cards.appendChild(card('bytesOut', 'Bytes after', data.bytesOut, bytes(data.bytesOut), integer.format(data.bytesOut) + ' B' +
+  cards.appendChild(card('bytesIn', 'Bytes before', data.bytesIn, data.bytesInText, integer.format(data.bytesIn) + ' B'));
+  cards.appendChild(card('bytesOut', 'Bytes after', data.bytesOut, data.bytesOutText, integer.format(data.bytesOut) + ' B' +
     (saved === null ? '' : ' (' + (saved >= 0 ? decimal.format(saved * 100) + '% smaller' : decimal.format(-saved * 100) + '% larger') + ')')));
   cards.appendChild(card('seconds', 'Time', data.seconds, duration(data.seconds)));
   cards.appendChild(card('imagesPerSecond', 'Rate', data.imagesPerSecond, decimal.format(data.imagesPerSecond) + ' images/s'));
@@ -181,8 +175,8 @@ export const PAGE_SCRIPT = `
         el('td', { className: 'n', 'data-col': 'skipped', text: integer.format(r.skipped) }),
         el('td', { className: 'n', 'data-col': 'failed', text: integer.format(r.failed) }),
         el('td', { className: 'n', 'data-col': 'rate', text: r.rate === null ? '' : decimal.format(r.rate) }),
-        el('td', { className: 'n', text: bytes(r.bytesIn) }),
-        el('td', { className: 'n', text: bytes(r.bytesOut) }),
+        el('td', { className: 'n', 'data-col': 'bytesIn', text: r.bytesInText }),
+        el('td', { className: 'n', 'data-col': 'bytesOut', text: r.bytesOutText }),
       ]));
     });
     app.appendChild(el('table', { id: id }, [el('thead', null, [head]), body]));
