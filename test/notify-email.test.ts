@@ -221,7 +221,7 @@ describe('mail settings and targets', () => {
   });
 
   test('a mail lists at most ten failures and says how many more the report has', () => {
-    const failures = Array.from({ length: 25 }, (_, i) => ({ name: `f${i}.jpg`, code: 'CORRUPT_IMAGE', message: 'bad' }));
+    const failures = Array.from({ length: 25 }, (_, i) => ({ name: `f${i}.jpg`, code: 'CORRUPT_IMAGE' as const, message: 'bad' }));
     const mail = jobEndMail(summary({ failures, cost: undefined, jobId: undefined }), 'partial');
     assert.ok(mail.plainText.includes('f9.jpg') && !mail.plainText.includes('f10.jpg'));
     assert.match(mail.plainText, /… and 15 more in the report/);

@@ -4,7 +4,8 @@
 // what the service rejects, resizes pools over a few polls, reports quota and allocation failures
 // as resizeOperationStatus.errors once the pool is steady, and runs Pool_Delete as a long-running
 // operation (202 + Location or Azure-AsyncOperation, polled until done).
-import { createServer, type IncomingMessage, type ServerResponse } from 'node:https';
+import { createServer } from 'node:https';
+import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';

@@ -105,7 +105,7 @@ const etag = () => `0x${randomBytes(7).toString('hex').toUpperCase()}`;
 
 /** A job manager task is listed as a CloudTask, which has no JobManagerTask-only properties. */
 function cloudTaskSpec(spec: TaskRec['spec']): Record<string, unknown> {
-  const { killJobOnCompletion, runExclusive, allowLowPriorityNode, ...task } = spec as Record<string, unknown>;
+  const { killJobOnCompletion, runExclusive, allowLowPriorityNode, ...task } = spec as unknown as Record<string, unknown>;
   return task;
 }
 
