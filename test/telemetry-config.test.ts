@@ -10,6 +10,7 @@ import { generate, type Summary } from '../src/index.js';
 import { applyTelemetryConfig, telemetryVariablesOf } from '../src/config/telemetry.js';
 import { readConfigFile } from '../src/config/load.js';
 import { telemetryEnvironment } from '../src/telemetry/index.js';
+import { entraSignInFrom } from '../src/telemetry/settings.js';
 import { jsonFrom, runPixbatch } from './harness/cli.js';
 import { otlpJsonSpans, startOtlpReceiver } from './harness/telemetry-sinks.js';
 
@@ -94,6 +95,11 @@ describe('telemetry from the config file', () => {
     assert.match(r.stderr, /telemetry\.imageSampleRatio: expected a number between 0 and 1/);
     await assert.rejects(readConfigFile(await configFile('grpc.json', { otlpProtocol: 'grpc' })), /telemetry\.otlpProtocol: expected http\/protobuf or http\/json/);
     await assert.rejects(readConfigFile(await configFile('key.json', { connectionString: 'abc' })), /telemetry\.connectionString: expected an Application Insights connection string/);
+    // The file takes what APPLICATIONINSIGHTS_AUTHENTICATION_STRING takes, no more and no less.
+    await assert.rejects(readConfigFile(await configFile('auth.json', { authenticationString: 'Authorization=Key' })), /telemetry\.authenticationString: expected Authorization=AAD/);
+    const lenient = 'authorization = aad ; ClientId=11111111-2222-3333-4444-555555555555; Extra=1';
+    assert.doesNotThrow(() => entraSignInFrom({ APPLICATIONINSIGHTS_AUTHENTICATION_STRING: lenient }));
+    assert.equal((await readConfigFile(await configFile('auth-ok.json', { authenticationString: lenient }))).telemetry?.authenticationString, lenient);
     await assert.rejects(readConfigFile(await configFile('headers.json', { otlpHeaders: 'api-key=x' })), /telemetry\.otlpHeaders: unknown field/);
   });
 

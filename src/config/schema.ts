@@ -1,7 +1,7 @@
 import { z } from 'zod';
 import { DEFAULT_PRICES } from '../cost/prices.js';
 import { INPUT_FORMATS } from '../option-values.js';
-import { INSTRUMENTATION_KEY, OTLP_PROTOCOLS } from '../telemetry/settings.js';
+import { INSTRUMENTATION_KEY, OTLP_PROTOCOLS, entraSignInFrom } from '../telemetry/settings.js';
 
 // The shape of `pixbatch.config.json`. Every field is optional in the file: defaults fill the rest,
 // and each command asks only for what it needs (see `requireConfig`). Objects are strict so a
@@ -109,7 +109,8 @@ export const configFileSchema = z.strictObject({
       /** `APPLICATIONINSIGHTS_CONNECTION_STRING`, from the Application Insights resource's Overview page. */
       connectionString: nonEmpty.regex(INSTRUMENTATION_KEY, 'expected an Application Insights connection string (InstrumentationKey=…;IngestionEndpoint=…)'),
       /** `APPLICATIONINSIGHTS_AUTHENTICATION_STRING`: sign in with Microsoft Entra ID. */
-      authenticationString: nonEmpty.regex(/^\s*Authorization\s*=\s*AAD\s*(;\s*ClientId\s*=\s*[^;\s]+\s*)?;?\s*$/i, 'expected Authorization=AAD or Authorization=AAD;ClientId=CLIENT_ID'),
+      // The variable's own parser decides, so the file accepts exactly what the environment accepts.
+      authenticationString: nonEmpty.refine((v) => isEntraSignIn(v), 'expected Authorization=AAD or Authorization=AAD;ClientId=CLIENT_ID'),
       /** `OTEL_EXPORTER_OTLP_ENDPOINT`, the collector's OTLP/HTTP base URL. */
       otlpEndpoint: z.url({ protocol: /^https?$/, error: 'expected an http:// or https:// URL such as http://localhost:4318' }),
       /** `OTEL_EXPORTER_OTLP_PROTOCOL`. */
@@ -188,4 +189,14 @@ export function describeIssues(issues: readonly z.core.$ZodIssue[]): string[] {
       }
     }
   });
+}
+
+/** Whether `value` is an `APPLICATIONINSIGHTS_AUTHENTICATION_STRING` the variable's parser accepts. */
+function isEntraSignIn(value: string): boolean {
+  try {
+    entraSignInFrom({ APPLICATIONINSIGHTS_AUTHENTICATION_STRING: value });
+    return true;
+  } catch {
+    return false;
+  }
 }
