@@ -160,9 +160,9 @@ async function buildPixbatch(): Promise<string[]> {
     logLevel: 'warning',
     banner: { js: "import { createRequire as __benchRequire } from 'node:module'; const require = __benchRequire(import.meta.url);" },
   });
-  // Telemetry's export thread is started from its own bundle next to the code (see src/telemetry/recorder.ts).
-  const { bundleExportWorker, EXPORT_WORKER_BUNDLE } = await import('../src/batch/bundle.js');
-  await bundleExportWorker(root, join(outdir, EXPORT_WORKER_BUNDLE));
+  // Telemetry's export thread is started from its own bundle and chunks next to the code (see src/telemetry/recorder.ts).
+  const { bundleExportWorker } = await import('../src/batch/bundle.js');
+  await bundleExportWorker(root, outdir);
   return [process.execPath, join(outdir, 'pixbatch.mjs')];
 }
 

@@ -1,18 +1,20 @@
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
+import { execFileSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import { openStore } from '../src/store/index.js';
 import { resolveOptions } from '../src/options.js';
 import { deployBundle, META_BUNDLE_SHA256 } from '../src/batch/deploy.js';
-import { bundleBlobName } from '../src/batch/bundle.js';
+import { BUNDLE_SCRIPT, bundleBlobName } from '../src/batch/bundle.js';
 import { JobFolder, jobFolderLocation, type JobFile } from '../src/batch/job-folder.js';
 import { planShards } from '../src/batch/shards.js';
 import { preparationCommand, workerCommand } from '../src/batch/submit.js';
 import { VERSION } from '../src/version.js';
 import { runShell, storage, testBundle, uploadImages } from './batch-e2e-setup.js';
+import { startOtlpReceiver } from './harness/telemetry-sinks.js';
 
 let az: Awaited<ReturnType<typeof storage>>;
 let dir: string;
@@ -92,8 +94,15 @@ test('the uploaded bundle unpacks with the preparation command and its worker co
   const work = join(dir, 'task');
   await mkdir(work, { recursive: true });
   const taskEnv = { ...nodeEnv, AZ_BATCH_TASK_ID: 'shard-00000', AZ_BATCH_NODE_ID: 'node-0', AZURE_STORAGE_CONNECTION_STRING: az.connectionString };
-  const ran = await runShell(workerCommand(bundle.sha256, folderUrl, 0), taskEnv, work);
+  // Telemetry on (OTLP's default protocol): the export thread starts from its entry and chunks next to the script.
+  const names = execFileSync('tar', ['-tzf', bundle.file], { encoding: 'utf8', maxBuffer: 64 * 1024 * 1024 }).split('\n');
+  const app = dirname(BUNDLE_SCRIPT);
+  assert.ok(names.includes(`${app}/export-worker.bundle.js`), 'the export thread\'s entry is next to the script');
+  assert.ok(names.some((n) => n.startsWith(`${app}/export-worker-chunk-`)), 'and its chunks');
+  const otlp = await startOtlpReceiver();
+  const ran = await runShell(workerCommand(bundle.sha256, folderUrl, 0), { ...taskEnv, OTEL_EXPORTER_OTLP_ENDPOINT: otlp.endpoint }, work).finally(() => otlp.stop());
   assert.equal(ran.code, 0, `a bad image is a result, not a task failure: ${ran.stderr}`);
+  assert.ok(otlp.requests.some((q) => q.path === '/v1/traces'), `the task's spans were sent; stderr: ${ran.stderr}`);
   const results = await folder.readResults('results/00000.jsonl');
   assert.deepEqual(results?.map((r) => r.status).sort(), ['converted', 'converted', 'converted', 'failed']);
   assert.equal(results?.find((r) => r.status === 'failed')?.code, 'NOT_AN_IMAGE');

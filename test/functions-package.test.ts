@@ -94,6 +94,39 @@ await eventGrid.handler(JSON.parse(eventJson), context);
 process.stdout.write(JSON.stringify({ registrations: regs.map((r) => r.metadata), lines }));
 `;
 
+/** The chunks `file` imports: statically, and with `dynamic` also through import(). */
+async function chunkImports(file: string, dynamic: boolean): Promise<string[]> {
+  const code = await readFile(file, 'utf8');
+  const re = dynamic ? /(?:from|import\(?)\s*"\.\/(export-worker-chunk-[^"]+\.js)"/g : /(?:from|import)\s*"\.\/(export-worker-chunk-[^"]+\.js)"/g;
+  return [...code.matchAll(re)].map((m) => join(dirname(file), m[1]!));
+}
+
+/** The code a module loads: it and every chunk it imports, recursively. */
+async function loadedCode(file: string, dynamic: boolean, seen = new Set<string>()): Promise<string> {
+  if (seen.has(file)) return '';
+  seen.add(file);
+  let code = await readFile(file, 'utf8');
+  for (const f of await chunkImports(file, dynamic)) code += await loadedCode(f, dynamic, seen);
+  return code;
+}
+
+/**
+ * The export thread's entry loads neither exporter; each is a chunk it imports only when configured, and
+ * the OTLP one never reaches the Azure Monitor exporter or the identity libraries it brings.
+ */
+async function assertExportersSplit(app: string): Promise<void> {
+  const entry = join(app, 'export-worker.bundle.js');
+  const azure = /DefaultAzureCredential|@azure\/msal-node/;
+  assert.doesNotMatch(await loadedCode(entry, false), azure, 'the entry and its static chunks hold no Azure Monitor or identity code');
+  const staticChunks = new Set(await chunkImports(entry, false));
+  const exporters = (await chunkImports(entry, true)).filter((f) => !staticChunks.has(f));
+  assert.equal(exporters.length, 2, `the entry imports two exporter chunks when configured: ${exporters.join(', ')}`);
+  const [withAzure, otlp] = await Promise.all(exporters.map((f) => loadedCode(f, true))).then((codes) => [codes.filter((c) => azure.test(c)), codes.filter((c) => !azure.test(c))]);
+  assert.equal(withAzure!.length, 1, 'one exporter chunk brings the Azure Monitor exporter and identity');
+  assert.equal(otlp!.length, 1, 'the other does not');
+  assert.match(otlp![0]!, /v1\/traces/, 'the other is the OTLP exporter');
+}
+
 test('pixbatch functions package writes a zip of fixed form whose entry, under a plain node, registers both triggers and converts a blob', async () => {
   const run = await runPixbatch(['functions', 'package', '--out', join(work, 'zips', 'functions.zip'), '--json']);
   assert.equal(run.code, 0, run.stderr);
@@ -108,6 +141,7 @@ test('pixbatch functions package writes a zip of fixed form whose entry, under a
     assert.ok(names.includes(name), `${name} in the zip`);
   }
   assert.ok(names.some((n) => /^node_modules\/@img\/sharp-libvips-linux-x64\/lib\/libvips-cpp\.so/.test(n)));
+  assert.ok(names.some((n) => /^app\/export-worker-chunk-[^/]+\.js$/.test(n)), 'the export thread\'s chunks are next to its entry');
   const host = JSON.parse(entries.find((e) => e.name === 'host.json')!.data.toString());
   assert.equal(host.version, '2.0');
   assert.match(host.extensionBundle.id, /ExtensionBundle/);
@@ -118,6 +152,7 @@ test('pixbatch functions package writes a zip of fixed form whose entry, under a
     await mkdir(dirname(join(dir, e.name)), { recursive: true });
     await writeFile(join(dir, e.name), e.data, { mode: e.mode & 0o777 });
   }
+  await assertExportersSplit(join(dir, 'app'));
   await writeFile(join(work, 'capture.cjs'), CAPTURE);
   await writeFile(join(work, 'driver.mjs'), DRIVER);
 

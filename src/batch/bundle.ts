@@ -7,9 +7,10 @@ import { execFile } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { chmod, cp, mkdir, mkdtemp, readdir, readFile, rename, rm, stat, writeFile } from 'node:fs/promises';
 import { homedir, tmpdir } from 'node:os';
-import { dirname, join, relative } from 'node:path';
+import { dirname, join, relative, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
+import type { BuildOptions } from 'esbuild';
 import * as tar from 'tar';
 import { JobError } from '../errors.js';
 import { PIXPNG_RELATIVE_PATH } from '../convert/pixpng.js';
@@ -109,42 +110,76 @@ async function nodeTarball(version: string, cacheDir: string, log?: (line: strin
 /**
  * Bundles an entry (`batch/bundle-entry`: src/*.ts when present, else dist/*.js) into one ESM file;
  * `require` is provided because some bundled dependencies are CommonJS. `external` adds modules the
- * running environment provides. The telemetry export thread's own bundle is written next to it
- * (telemetry/recorder.ts starts it from there). Returns both files.
+ * running environment provides. The telemetry export thread's own bundle and its chunks are written
+ * next to it (telemetry/recorder.ts starts it from there). Returns every file written.
  */
 export async function bundleScript(root: string, outfile: string, entryName = 'batch/bundle-entry', external: string[] = []): Promise<string[]> {
-  const worker = join(dirname(outfile), EXPORT_WORKER_BUNDLE);
-  await Promise.all([esbuildOne(root, entryName, outfile, external), esbuildOne(root, 'telemetry/export-worker', worker, external)]);
-  return [outfile, worker];
+  const [, worker] = await Promise.all([
+    runEsbuild(root, { entryPoints: [entryFile(root, entryName)], outfile }, external),
+    bundleExportWorker(root, dirname(outfile), external),
+  ]);
+  return [outfile, ...worker];
 }
 
 /** The telemetry export thread's bundle, next to the module that starts it. */
 export const EXPORT_WORKER_BUNDLE = 'export-worker.bundle.js';
+/** Its chunks share the folder with other entries (the CLI, the Batch or Functions app), so they carry this prefix. */
+const EXPORT_WORKER_CHUNK = 'export-worker-chunk-';
 
-/** Writes the export thread's bundle (by default into dist/telemetry, where the compiled recorder looks first; `npm run build` does). */
-export async function bundleExportWorker(root: string = packageRoot(), outfile = join(root, 'dist', 'telemetry', EXPORT_WORKER_BUNDLE)): Promise<string> {
-  await esbuildOne(root, 'telemetry/export-worker', outfile, []);
-  return outfile;
+/**
+ * Writes the export thread's bundle into `outdir` (by default dist/telemetry, where the compiled
+ * recorder looks first; `npm run build` does), split into chunks: each exporter (Azure Monitor with
+ * its identity libraries, OTLP) is loaded only when configured, so a process never parses the code
+ * of the one it does not use. Returns every file written, the entry first.
+ */
+export async function bundleExportWorker(root: string = packageRoot(), outdir = join(root, 'dist', 'telemetry'), external: string[] = []): Promise<string[]> {
+  // Chunk names change with their contents: an earlier build's would stay behind unused.
+  if (existsSync(outdir)) {
+    for (const name of await readdir(outdir)) if (name.startsWith(EXPORT_WORKER_CHUNK)) await rm(join(outdir, name), { force: true });
+  }
+  const files = await runEsbuild(
+    root,
+    {
+      entryPoints: { [EXPORT_WORKER_BUNDLE.replace(/\.js$/, '')]: entryFile(root, 'telemetry/export-worker') },
+      outdir,
+      splitting: true,
+      chunkNames: `${EXPORT_WORKER_CHUNK}[hash]`,
+      // The OpenTelemetry packages' ES builds: a chunk holding a CommonJS module exports only
+      // `default`, so `import()` of one would find no named exports; ES code is also tree-shaken.
+      mainFields: ['module', 'main'],
+    },
+    external,
+  );
+  const entry = join(outdir, EXPORT_WORKER_BUNDLE);
+  return [entry, ...files.filter((f) => f !== entry)];
 }
 
-async function esbuildOne(root: string, entryName: string, outfile: string, external: string[]): Promise<void> {
-  const { build } = await import('esbuild');
+/** An entry's source: src/NAME.ts when present, else dist/NAME.js. */
+function entryFile(root: string, entryName: string): string {
   const ts = join(root, 'src', `${entryName}.ts`);
-  const entry = existsSync(ts) ? ts : join(root, 'dist', `${entryName}.js`);
-  await build({
-    entryPoints: [entry],
-    outfile,
+  return existsSync(ts) ? ts : join(root, 'dist', `${entryName}.js`);
+}
+
+/** Builds with the settings every bundle shares; returns the absolute paths of the files written. */
+async function runEsbuild(root: string, options: Pick<BuildOptions, 'entryPoints' | 'outfile' | 'outdir' | 'splitting' | 'chunkNames' | 'mainFields'>, external: string[]): Promise<string[]> {
+  const { build } = await import('esbuild');
+  const result = await build({
+    ...options,
+    absWorkingDir: root,
+    metafile: true,
     bundle: true,
     platform: 'node',
     format: 'esm',
     target: 'node20',
     external: [...EXTERNAL, ...external],
     logLevel: 'error',
-    // Licence notices of the bundled packages stay, at the end of the file.
+    // Licence notices of the bundled packages stay, at the end of each file.
     legalComments: 'eof',
     minify: true,
+    // On every output file, chunks included: each is its own module and may call CommonJS `require`.
     banner: { js: "import { createRequire as __pixbatchRequire } from 'node:module'; const require = __pixbatchRequire(import.meta.url);" },
   });
+  return Object.keys(result.metafile.outputs).map((p) => resolve(root, p));
 }
 
 /** Every file under `dir`, relative with `/` separators, sorted (so archives list them in one order). */

@@ -39,8 +39,9 @@ const POST_AT = 1024;
 export const now = () => performance.timeOrigin + performance.now();
 
 /**
- * The export worker next to this module: the bundle a build writes (one file loads much faster than
- * the SDK's few hundred modules), else the compiled module. Run from the TypeScript sources (as the
+ * The export worker next to this module: the bundle a build writes (its entry and the chunks it
+ * loads, the configured exporter's only, load much faster than the SDK's few hundred modules), else
+ * the compiled module. Run from the TypeScript sources (as the
  * tests do), the worker registers tsx first: Node 20's workers do not inherit the parent's module hooks.
  */
 function startWorker(): Worker {
