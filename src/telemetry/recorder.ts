@@ -6,6 +6,7 @@
 // happened, with its time, in small arrays it posts in batches; the worker replays them as spans
 // and metrics with those times and exports them.
 import { existsSync } from 'node:fs';
+import module from 'node:module';
 import { Worker } from 'node:worker_threads';
 import { checkTelemetrySettings, type Sampling } from './settings.js';
 
@@ -39,16 +40,26 @@ const POST_AT = 1024;
 export const now = () => performance.timeOrigin + performance.now();
 
 /**
+ * Node 22.1 and later keep the code a thread compiles for the next process once the thread asks
+ * (`module.enableCompileCache`, which honours NODE_COMPILE_CACHE and NODE_DISABLE_COMPILE_CACHE), so
+ * later runs skip compiling the bundle. Node 20 has no such cache and starts the file itself.
+ */
+const HAS_COMPILE_CACHE = 'enableCompileCache' in module;
+
+/**
  * The export worker next to this module: the bundle a build writes (its entry and the chunks it
  * loads, the configured exporter's only, load much faster than the SDK's few hundred modules), else
- * the compiled module. Run from the TypeScript sources (as the
- * tests do), the worker registers tsx first: Node 20's workers do not inherit the parent's module hooks.
+ * the compiled module. Run from the TypeScript sources (as the tests do), the worker registers tsx
+ * first: Node 20's workers do not inherit the parent's module hooks.
  */
 function startWorker(): Worker {
   const options = { execArgv: workerExecArgv(), stdout: false, stderr: false };
   for (const name of ['export-worker.bundle.js', 'export-worker.js']) {
     const url = new URL(`./${name}`, import.meta.url);
-    if (existsSync(url)) return new Worker(url, options);
+    if (!existsSync(url)) continue;
+    if (!HAS_COMPILE_CACHE) return new Worker(url, options);
+    // The cache must be on in the worker before the first module is compiled, hence a boot that turns it on and then imports.
+    return new Worker(`require('node:module').enableCompileCache(); import(${JSON.stringify(url.href)})`, { ...options, eval: true });
   }
   const source = new URL('./export-worker.ts', import.meta.url);
   if (!existsSync(source)) throw new Error('the telemetry export worker is missing from this installation');
