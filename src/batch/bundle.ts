@@ -130,7 +130,7 @@ const EXPORT_WORKER_CHUNK = 'export-worker-chunk-';
  * Writes the export thread's bundle into `outdir` (by default dist/telemetry, where the compiled
  * recorder looks first; `npm run build` does), split into chunks: each exporter (Azure Monitor with
  * its identity libraries, OTLP) is loaded only when configured, so a process never parses the code
- * of the one it does not use. Returns every file written, the entry first.
+ * of the one it does not use. Returns every file written: the entry, then the chunks in name order.
  */
 export async function bundleExportWorker(root: string = packageRoot(), outdir = join(root, 'dist', 'telemetry'), external: string[] = []): Promise<string[]> {
   // Chunk names change with their contents: an earlier build's would stay behind unused.
@@ -150,8 +150,8 @@ export async function bundleExportWorker(root: string = packageRoot(), outdir = 
     },
     external,
   );
-  const entry = join(outdir, EXPORT_WORKER_BUNDLE);
-  return [entry, ...files.filter((f) => f !== entry)];
+  const entry = resolve(outdir, EXPORT_WORKER_BUNDLE);
+  return [entry, ...files.filter((f) => f !== entry).sort()];
 }
 
 /** An entry's source: src/NAME.ts when present, else dist/NAME.js. */
