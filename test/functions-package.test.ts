@@ -1,7 +1,7 @@
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
-import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { mkdir, mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { promisify } from 'node:util';
@@ -125,6 +125,12 @@ async function assertExportersSplit(app: string): Promise<void> {
   assert.equal(withAzure!.length, 1, 'one exporter chunk brings the Azure Monitor exporter and identity');
   assert.equal(otlp!.length, 1, 'the other does not');
   assert.match(otlp![0]!, /v1\/traces/, 'the other is the OTLP exporter');
+  // Every file, the Azure Monitor chunks too (no run here loads them), parses as an ES module: each
+  // carries the `require` banner once.
+  const files = (await readdir(app)).filter((n) => n.startsWith('export-worker')).map((n) => join(app, n));
+  const parse = `const vm = require('node:vm'), fs = require('node:fs');
+for (const f of process.argv.slice(1)) new vm.SourceTextModule(fs.readFileSync(f, 'utf8'), { identifier: f });`;
+  await promisify(execFile)(process.execPath, ['--experimental-vm-modules', '--no-warnings', '-e', parse, ...files]);
 }
 
 test('pixbatch functions package writes a zip of fixed form whose entry, under a plain node, registers both triggers and converts a blob', async () => {
