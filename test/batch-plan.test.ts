@@ -10,6 +10,8 @@ import { autoShardSize, coresOfVmSize, cutShards, parseShardSize, planShards, ro
 import { addTasks, jobSpec, taskSpecs } from '../src/batch/submit.js';
 import { BatchError, type BatchClient, type BatchTaskSpec, type TaskAddResult } from '../src/batch/client.js';
 import type { WorkItem } from '../src/interfaces.js';
+import { runPixbatch } from './harness/cli.js';
+import { otlpAttributes, otlpJsonSpans, startOtlpReceiver } from './harness/telemetry-sinks.js';
 
 async function tempDir(t: { after: (fn: () => Promise<void>) => void }): Promise<string> {
   const dir = await mkdtemp(join(tmpdir(), 'pixbatch-plan-'));
@@ -254,6 +256,26 @@ test('a worker re-run after pre-emption converts nothing again and counts earlie
   assert.deepEqual(again, { converted: 3, skipped: 0, failed: 0 });
   const results = await job.folder.readResults('results/00000.jsonl');
   assert.deepEqual(results?.map((r) => r.reason), ['converted by an earlier attempt', 'converted by an earlier attempt', 'converted by an earlier attempt']);
+});
+
+test("a retried task's span counts this attempt's work and says apart how many images an earlier attempt left done", async (t) => {
+  const otlp = await startOtlpReceiver();
+  t.after(() => otlp.stop());
+  const job = await localJob(t, 3);
+  const env = { OTEL_EXPORTER_OTLP_ENDPOINT: otlp.endpoint, OTEL_EXPORTER_OTLP_PROTOCOL: 'http/json', AZ_BATCH_TASK_ID: 'task-0' };
+  for (let attempt = 1; attempt <= 2; attempt++) {
+    const r = await runPixbatch(['worker', '--job-folder', job.folderPath, '--shard', '0'], { env });
+    assert.equal(r.code, 0, r.stderr);
+    assert.match(r.stdout, /shard 0: converted 3, skipped 0, failed 0/);
+  }
+  const spans = otlpJsonSpans(otlp).filter((s) => s.name === 'pixbatch batch-task').map((s) => otlpAttributes(s.attributes));
+  assert.equal(spans.length, 2);
+  const [first, retry] = spans;
+  assert.equal(first!['pixbatch.images.converted'], 3);
+  assert.equal(first!['pixbatch.images.earlier'], undefined, 'a first attempt found nothing done before it');
+  assert.equal(retry!['pixbatch.images.converted'], 0, "the retry's own work: it converted nothing again");
+  assert.equal(retry!['pixbatch.images.earlier'], 3);
+  assert.equal(retry!['pixbatch.task.id'], 'task-0');
 });
 
 test('a source deleted after planning is that image failing, not the task', async (t) => {

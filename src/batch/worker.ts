@@ -68,12 +68,22 @@ export async function runWorker(input: WorkerInput): Promise<WorkerOutcome> {
 
     try {
       const todo = await doneEarlier(items, destination, options, jobStartMs, add);
+      // What an earlier attempt left done is in this task's results but not in this attempt's
+      // pipeline: the span says so apart, so its counts stay this attempt's own and a lost earlier
+      // attempt's span still shows up as a difference that adds up.
+      const earlier = records.filter((r) => r.status === 'converted').length;
+      // Outputs --overwrite never keeps are this attempt's skips, found before the pipeline ran.
+      const kept = records.length - earlier;
       const span = { jobId: process.env.AZ_BATCH_JOB_ID, taskId: tags.task, nodeId: tags.node, format: options.spec.to, preset: options.spec.preset };
       await withJobSpan(
         'batch-task',
         span,
         (observer) => runPipeline({ items: todo, source: source!, destination: destination!, options, onRecord: add, recordTags: tags, signal: input.signal, checkUpToDate: false, observer }),
-        (s) => ({ counts: { ...s.counts }, bytesIn: s.bytesIn, bytesOut: s.bytesOut }),
+        (s) => ({
+          counts: { ...s.counts, total: s.counts.total + kept, skipped: s.counts.skipped + kept, ...(earlier ? { earlier } : {}) },
+          bytesIn: s.bytesIn,
+          bytesOut: s.bytesOut,
+        }),
       );
       const storage = records.filter(isStorageFailure);
       if (storage.length) {
