@@ -5,7 +5,8 @@
  * remove a throw-away certificate).
  *
  * @example
- * const server = await startLoopbackServer((req, res, body) => res.writeHead(200).end(body), { tls: makeCertificate() });
+ * const tls = makeCertificate();
+ * const server = await startLoopbackServer((req, res, body) => res.writeHead(200).end(body), { tls, cleanup: tls.remove });
  * ... fetch(`${server.url}/echo`, { method: 'POST', body: 'hi' }) ...
  * await server.stop();
  */
