@@ -11,6 +11,7 @@ import { contentHash, refuseSignature } from './acs-email-standin/hmac.js';
 import { refuseEmailMessage, startEmailStandin, type EmailStandin, type EmailStandinOptions } from './acs-email-standin/server.js';
 import { FixedTokenCredential } from './arm-standin/credential.js';
 import { runPixbatch } from './harness/cli.js';
+import { startLoopbackServer } from './harness/loopback-server.js';
 import { jpegBuffer } from './harness/images.js';
 
 const SENDER = 'DoNotReply@0000-test.azurecomm.net';
@@ -174,24 +175,20 @@ describe('job-end mail through Communication Services Email', () => {
   });
 
   test('webhooks and mail go out side by side', async () => {
-    const { createServer } = await import('node:http');
     const hooks: string[] = [];
-    const hook = createServer((req, res) => {
+    const hook = await startLoopbackServer((req, res) => {
       hooks.push(req.url!);
       res.end();
     });
-    await new Promise<void>((r) => hook.listen(0, '127.0.0.1', r));
     try {
       const { s, email } = await standin();
-      const port = (hook.address() as { port: number }).port;
-      const results = await notifyAll([`http://127.0.0.1:${port}/hook`, 'mailto:ops@example.com'], summary(), { ...fast, email, secret: '' });
+      const results = await notifyAll([`${hook.url}/hook`, 'mailto:ops@example.com'], summary(), { ...fast, email, secret: '' });
       assert.equal(results.length, 2);
       assert.ok(results.every((r) => r.delivered));
       assert.deepEqual(hooks, ['/hook']);
       assert.equal(s.sends.length, 1);
     } finally {
-      hook.closeAllConnections();
-      hook.close();
+      await hook.stop();
     }
   });
 });

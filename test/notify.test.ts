@@ -1,8 +1,9 @@
 import { afterEach, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { createHmac } from 'node:crypto';
-import { createServer, type IncomingHttpHeaders, type Server } from 'node:http';
+import { createServer, type IncomingHttpHeaders } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import { startLoopbackServer, type LoopbackServer } from './harness/loopback-server.js';
 import type { Summary } from '../src/interfaces.js';
 import { UsageError } from '../src/errors.js';
 import { checkNotifyUrl, notifyJobEnd, outcomeOf, signWebhook, verifyWebhookSignature } from '../src/report/notify.js';
@@ -14,27 +15,22 @@ interface Received {
   body: string;
 }
 
-const servers: Server[] = [];
+const servers: LoopbackServer[] = [];
 
 /** A loopback receiver that records every request and answers with the next status in `answers` (then the last). */
 async function receiver(answers: Array<number | { status: number; headers?: Record<string, string> }>, port = 0) {
   const received: Received[] = [];
-  const server = createServer((req, res) => {
-    const chunks: Buffer[] = [];
-    req.on('data', (c: Buffer) => chunks.push(c));
-    req.on('end', () => {
-      received.push({ method: req.method!, url: req.url!, headers: req.headers, body: Buffer.concat(chunks).toString('utf8') });
+  const server = await startLoopbackServer(
+    (req, res, body) => {
+      received.push({ method: req.method!, url: req.url!, headers: req.headers, body: body.toString('utf8') });
       const a = answers[Math.min(received.length - 1, answers.length - 1)];
       const { status, headers } = typeof a === 'number' ? { status: a, headers: {} } : a;
       res.writeHead(status, headers).end('ok');
-    });
-  });
+    },
+    { port },
+  );
   servers.push(server);
-  await new Promise<void>((resolve, reject) => {
-    server.once('error', reject);
-    server.listen(port, '127.0.0.1', () => resolve());
-  });
-  return { received, port: (server.address() as AddressInfo).port };
+  return { received, port: server.port };
 }
 
 /** A loopback port that nothing listens on (yet). */
@@ -47,10 +43,7 @@ async function closedPort(): Promise<number> {
 }
 
 afterEach(async () => {
-  for (const s of servers.splice(0)) {
-    s.closeAllConnections();
-    await new Promise<void>((resolve) => s.close(() => resolve()));
-  }
+  for (const s of servers.splice(0)) await s.stop();
 });
 
 function summary(counts: Partial<Summary['counts']> = {}): Summary {

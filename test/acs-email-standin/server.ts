@@ -10,10 +10,9 @@
 // Microsoft Entra bearer token (what the SDK sends with a TokenCredential).
 // HTTPS with a throw-away certificate: the SDK's pipeline refuses plain http.
 import { randomBytes, randomUUID } from 'node:crypto';
-import type { IncomingMessage, ServerResponse } from 'node:http';
-import { createServer } from 'node:https';
-import type { AddressInfo } from 'node:net';
+import type { IncomingMessage } from 'node:http';
 import { makeCertificate, type Certificate } from '../harness/certificate.js';
+import { startLoopbackServer } from '../harness/loopback-server.js';
 import { refuseSignature } from './hmac.js';
 
 /** Api versions of the stable EmailClient specs. */
@@ -131,11 +130,9 @@ export async function startEmailStandin(options: EmailStandinOptions = {}): Prom
   let accepted = 0;
 
   const cert = certificate();
-  const server = createServer({ cert: cert.cert, key: cert.key }, (req: IncomingMessage, res: ServerResponse) => {
-    const chunks: Buffer[] = [];
-    req.on('data', (c: Buffer) => chunks.push(c));
-    req.on('end', () => {
-      const raw = Buffer.concat(chunks).toString('utf8');
+  const server = await startLoopbackServer(
+    (req, res, sent) => {
+      const raw = sent.toString('utf8');
       const url = new URL(req.url!, `https://${req.headers.host}`);
       const answer = (status: number, body?: unknown, headers: Record<string, string> = {}) => {
         log.push({ method: req.method!, path: url.pathname, status });
@@ -197,13 +194,10 @@ export async function startEmailStandin(options: EmailStandinOptions = {}): Prom
         return answer(200, { id, status: 'Failed', error: { code: op.final.code, message: op.final.message } });
       }
       return error(404, 'NotFound', `${req.method} ${url.pathname} is not an Email operation`);
-    });
-  });
-  await new Promise<void>((resolve, reject) => {
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => resolve());
-  });
-  const endpoint = `https://127.0.0.1:${(server.address() as AddressInfo).port}`;
+    },
+    { tls: cert },
+  );
+  const endpoint = server.url;
   return {
     endpoint,
     connectionString: `endpoint=${endpoint}/;accesskey=${accessKey}`,
@@ -212,10 +206,6 @@ export async function startEmailStandin(options: EmailStandinOptions = {}): Prom
     certPath: cert.certPath,
     sends,
     log,
-    close: () =>
-      new Promise<void>((resolve) => {
-        server.closeAllConnections();
-        server.close(() => resolve());
-      }),
+    close: server.stop,
   };
 }

@@ -4,12 +4,11 @@
 // what the service rejects, resizes pools over a few polls, reports quota and allocation failures
 // as resizeOperationStatus.errors once the pool is steady, and runs Pool_Delete as a long-running
 // operation (202 + Location or Azure-AsyncOperation, polled until done).
-import { createServer } from 'node:https';
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import type { AddressInfo } from 'node:net';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { startLoopbackServer } from '../harness/loopback-server.js';
 import { makeCertificate } from './tls.js';
 import { CloudError, firstProblem, PoolRequest, PoolResponse, responseDrift } from './spec.js';
 import { formulaProblems } from './formula.js';
@@ -460,20 +459,18 @@ export async function startArmStandin(options: ArmStandinOptions = {}): Promise<
     }
   }
 
-  const server = createServer({ key, cert }, (req, res) => {
-    const chunks: Buffer[] = [];
-    req.on('data', (c: Buffer) => chunks.push(c));
-    req.on('end', () => {
+  const server = await startLoopbackServer(
+    (req, res, body) => {
       try {
-        handle(req, res, Buffer.concat(chunks).toString('utf8'));
+        handle(req, res, body.toString('utf8'));
       } catch (err) {
         const e = err instanceof ArmError ? err : new ArmError(500, 'InternalServerError', String(err));
         send(res, e.status, { error: { code: e.code, message: e.message, ...(e.target ? { target: e.target } : {}) } });
       }
-    });
-  });
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  base = `https://127.0.0.1:${(server.address() as AddressInfo).port}`;
+    },
+    { tls: { key, cert }, cleanup: () => rm(dir, { recursive: true, force: true }) },
+  );
+  base = server.url;
 
   return {
     url: base,
@@ -484,10 +481,6 @@ export async function startArmStandin(options: ArmStandinOptions = {}): Promise<
     identityHeader,
     requests,
     options,
-    async close() {
-      server.closeAllConnections();
-      await new Promise<void>((resolve) => server.close(() => resolve()));
-      await rm(dir, { recursive: true, force: true });
-    },
+    close: server.stop,
   };
 }

@@ -12,11 +12,9 @@
  * await ai.stop();
  */
 import { randomUUID } from 'node:crypto';
-import { createServer, type IncomingMessage, type RequestListener, type Server } from 'node:http';
-import { createServer as createHttpsServer } from 'node:https';
-import type { AddressInfo } from 'node:net';
-import { gunzipSync } from 'node:zlib';
+import type { IncomingMessage, Server } from 'node:http';
 import { makeCertificate, type Certificate } from './certificate.js';
+import { startLoopbackServer } from './loopback-server.js';
 
 export interface ReceivedRequest {
   method: string;
@@ -47,32 +45,17 @@ async function listen(
   keep = true,
 ): Promise<Sink & { server: Server }> {
   const requests: ReceivedRequest[] = [];
-  const listener: RequestListener = (req, res) => {
-    const chunks: Buffer[] = [];
-    req.on('data', (c: Buffer) => chunks.push(c));
-    req.on('end', () => {
-      let body = Buffer.concat(chunks);
-      if (/gzip/i.test(String(req.headers['content-encoding'] ?? ''))) body = gunzipSync(body);
+  const { server, port, stop } = await startLoopbackServer(
+    (req, res, body) => {
       const received = { method: req.method ?? '', path: req.url ?? '', headers: req.headers, body };
       if (keep) requests.push(received);
       const answer = handle(received);
       res.writeHead(answer.status, { 'content-type': answer.type ?? 'application/json' });
       res.end(answer.body);
-    });
-  };
-  const server = tls ? createHttpsServer({ cert: tls.cert, key: tls.key }, listener) : createServer(listener);
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const port = (server.address() as AddressInfo).port;
-  return {
-    server,
-    requests,
-    port,
-    stop: () =>
-      new Promise<void>((resolve) => {
-        server.closeAllConnections();
-        server.close(() => resolve());
-      }).finally(() => tls?.remove()),
-  };
+    },
+    { tls, gunzip: true, cleanup: () => tls?.remove() },
+  );
+  return { server, requests, port, stop };
 }
 
 export interface Ingestion extends Sink {

@@ -11,8 +11,8 @@
  * ... idp.requests  // what the identity library asked for
  * await idp.stop();
  */
-import { createServer, type IncomingHttpHeaders } from 'node:http';
-import type { AddressInfo } from 'node:net';
+import type { IncomingHttpHeaders } from 'node:http';
+import { startLoopbackServer } from './loopback-server.js';
 
 export interface TokenEndpointOptions {
   /** User-assigned identities that exist; a request for another client_id gets IMDS's 400 "Identity not found". Empty: any. */
@@ -55,7 +55,7 @@ export function makeToken(audience: string, subject: string): string {
 export async function startTokenEndpoint(options: TokenEndpointOptions = {}): Promise<TokenEndpoint> {
   const requests: TokenRequest[] = [];
   const header = `hdr-${Math.random().toString(36).slice(2)}`;
-  const server = createServer((req, res) => {
+  const server = await startLoopbackServer((req, res) => {
     const url = new URL(req.url ?? '/', 'http://127.0.0.1');
     // The identity library asks for `.../token/`; real endpoints accept both forms.
     url.pathname = url.pathname.replace(/\/+$/, '') || '/';
@@ -87,16 +87,6 @@ export async function startTokenEndpoint(options: TokenEndpointOptions = {}): Pr
       token_type: 'Bearer',
     });
   });
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
-  return {
-    url,
-    appService: { endpoint: `${url}/msi/token`, header },
-    requests,
-    stop: () =>
-      new Promise<void>((resolve) => {
-        server.closeAllConnections();
-        server.close(() => resolve());
-      }),
-  };
+  const { url } = server;
+  return { url, appService: { endpoint: `${url}/msi/token`, header }, requests, stop: server.stop };
 }
