@@ -22,3 +22,14 @@ export function jobSignal(outer: AbortSignal | undefined, maxListeners: number):
   else outer.addEventListener('abort', follow, { once: true });
   return { signal: controller.signal, release: () => outer.removeEventListener('abort', follow) };
 }
+
+/**
+ * What a job that ends with `err` rejects with: once the caller has aborted, the caller's reason itself
+ * (as `fetch()` and `signal.throwIfAborted()` do), not the storage error the abort caused in a request.
+ *
+ * @example
+ * try { await work(signal); } catch (err) { throw abortReasonOr(signal, err); }
+ */
+export function abortReasonOr(signal: AbortSignal | undefined, err: unknown): unknown {
+  return signal?.aborted ? signal.reason : err;
+}

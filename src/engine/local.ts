@@ -10,7 +10,7 @@ import { SummaryBuilder } from '../report/summary.js';
 import { nestedFolder, openStore } from '../store/index.js';
 import { VERSION } from '../version.js';
 import { withJobSpan, type PipelineObserver } from '../telemetry/index.js';
-import { jobSignal } from './job-signal.js';
+import { abortReasonOr, jobSignal } from './job-signal.js';
 import { runPipeline } from './pipeline.js';
 
 async function storeFor(location: string | Store, role: 'source' | 'destination', skipDirs?: string[]): Promise<Store> {
@@ -91,7 +91,8 @@ async function convertHere(options: ConvertOptions, observer?: PipelineObserver)
       };
       await notifier.notifyAll(targets, failed, { ...told, outcome: 'failed' });
     }
-    throw err;
+    // A dry run's listing or a store's preparation cut by the abort also ends with the caller's reason.
+    throw abortReasonOr(options.signal, err);
   } finally {
     job.release();
     await source.close?.();

@@ -13,7 +13,7 @@ import { SummaryBuilder } from '../report/summary.js';
 import { isFatal, withRetries, type RetryOptions } from './retry.js';
 import { redact } from '../store/redact.js';
 import type { ImageProbe, ImageStage, PipelineObserver } from '../telemetry/index.js';
-import { jobSignal } from './job-signal.js';
+import { abortReasonOr, jobSignal } from './job-signal.js';
 
 export interface PipelineInput {
   /** Work to do; planned items marked `skip` or `fail` are recorded as such without any I/O. */
@@ -75,6 +75,9 @@ export async function runPipeline(input: PipelineInput): Promise<Summary> {
   const job = jobSignal(input.signal, input.options.ioConcurrency + 8);
   try {
     return await pipeline(input, job.signal);
+  } catch (err) {
+    // The pipeline settles only after the images in flight have finished or removed their temporary files.
+    throw abortReasonOr(input.signal, err);
   } finally {
     job.release();
   }
