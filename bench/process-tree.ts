@@ -21,16 +21,22 @@ export interface TreeRun {
 
 const SAMPLE_MS = 50;
 
+/**
+ * The fields of /proc/PID/stat after the command name, which may hold spaces and parentheses: index 0
+ * is field 3 (state), index 1 the parent pid, 13 and 14 cutime and cstime.
+ */
+function statFields(pid: string): string[] {
+  const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+  return stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+}
+
 /** Parent pid of every process, read from /proc/PID/stat. */
 function parents(): Map<number, number> {
   const map = new Map<number, number>();
   for (const entry of readdirSync('/proc')) {
     if (!/^\d+$/.test(entry)) continue;
     try {
-      const stat = readFileSync(`/proc/${entry}/stat`, 'utf8');
-      // The command name may hold spaces and parentheses: fields start after the last ')'.
-      const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-      map.set(Number(entry), Number(fields[1]));
+      map.set(Number(entry), Number(statFields(entry)[1]));
     } catch {
       // The process ended between readdir and read.
     }
@@ -66,9 +72,7 @@ function memoryOf(pid: number): { rss: number; hwm: number } | undefined {
  * children are included, so the difference around one run is the whole tree's CPU.
  */
 function childrenCpuSeconds(): number {
-  const stat = readFileSync('/proc/self/stat', 'utf8');
-  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-  // After the command name, field 3 (state) is index 0: cutime is field 16, cstime field 17.
+  const fields = statFields('self');
   return (Number(fields[13]) + Number(fields[14])) / 100;
 }
 

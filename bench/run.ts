@@ -258,6 +258,7 @@ async function main(): Promise<void> {
     report.stages = stages;
     // The sink keeps nothing: what it receives is not measured, and holding it would grow this process.
     const sink = values.telemetry ? await startOtlpReceiver({ keep: false }) : undefined;
+    const variants = sink ? telemetryVariants(sink.endpoint) : undefined;
     const { results, missingPeers } = await runLocalBench({
       root: benchDir,
       corpora,
@@ -268,7 +269,7 @@ async function main(): Promise<void> {
       pixbatchVersion: pkg.version,
       pixbatchEnv,
       skipPeers: (values['skip-peers'] ?? '').split(',').filter(Boolean),
-      telemetry: sink ? telemetryVariants(sink.endpoint) : undefined,
+      telemetry: variants,
       log,
     }).catch(async (err: unknown) => {
       await sink?.stop();
@@ -276,8 +277,7 @@ async function main(): Promise<void> {
     });
     if (missingPeers.length) log(`\npeers not found (scripts/install-bench-peers.sh installs them): ${missingPeers.join('; ')}`);
     for (const r of results) printTable(r);
-    if (sink) {
-      const variants = telemetryVariants(sink.endpoint);
+    if (sink && variants) {
       log(`\ntelemetry's cost per process: pixbatch on an empty folder, off and with each variant, ${Math.max(8, rounds * 2)} rounds`);
       const start = await measureTelemetryStart({ root: benchDir, pixbatch, env: pixbatchEnv, variants, rounds: Math.max(8, rounds * 2), log }).finally(() => sink.stop());
       report.telemetryCost = printTelemetryCost(results, start, log);

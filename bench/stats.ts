@@ -1,22 +1,11 @@
 // Small statistics for comparing two contenders of one benchmark run on a noisy machine: pair the
 // runs that happened next to each other, and say how sure the median of those pairs is.
+import { Random } from '../src/generate/random.js';
 
 export function median(values: number[]): number {
   const s = [...values].sort((a, b) => a - b);
   const mid = Math.floor(s.length / 2);
   return s.length % 2 ? s[mid]! : (s[mid - 1]! + s[mid]!) / 2;
-}
-
-/** A seeded generator (mulberry32), so the same measurements always give the same interval. */
-function random(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 2 ** 32;
-  };
 }
 
 export interface Estimate {
@@ -34,11 +23,12 @@ export interface Estimate {
  */
 export function medianWithInterval(values: number[], resamples = 4000): Estimate {
   if (values.length === 0) return { median: NaN, low: NaN, high: NaN, n: 0 };
-  const next = random(1);
+  // Seeded (the generator `pixbatch generate` uses), so the same measurements always give the same interval.
+  const random = new Random(1);
   const medians: number[] = [];
   const pick = new Array<number>(values.length);
   for (let r = 0; r < resamples; r++) {
-    for (let i = 0; i < values.length; i++) pick[i] = values[Math.floor(next() * values.length)]!;
+    for (let i = 0; i < values.length; i++) pick[i] = values[Math.floor(random.next() * values.length)]!;
     medians.push(median(pick));
   }
   medians.sort((a, b) => a - b);

@@ -94,9 +94,9 @@ export function printTelemetryCost(results: CorpusResult[], start: StartCost[], 
   for (const r of results) {
     for (const on of r.contenders.filter((c) => c.id.includes('+telemetry'))) {
       const off = r.contenders.find((c) => c.id === on.id.slice(0, on.id.indexOf('+telemetry')));
+      if (!off) continue;
       const variant = on.id.slice(on.id.indexOf('+'));
       const fixed = (start.find((s) => s.variant === variant)?.cpuMs.median ?? 0) / 1000;
-      if (!off) continue;
       const pairs = on.runs.flatMap((a) => {
         const b = off.runs.find((x) => x.round === a.round && x.slice === a.slice);
         return b?.jobSeconds && a.jobSeconds ? [{ on: a as Required<RunRecord>, off: b as Required<RunRecord> }] : [];
