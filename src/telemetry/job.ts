@@ -4,9 +4,8 @@ import type { ImageRecord, WorkItem } from '../interfaces.js';
 import { redact } from '../store/redact.js';
 import type { ImageProbe, ImageStage, JobAttributes, JobKind, PipelineObserver } from './index.js';
 import { now, processRecorder, type Recorder } from './recorder.js';
+import { FLUSH_MS } from './settings.js';
 
-/** How long a job waits at its end for its telemetry to be sent: long enough for one retry, never a hang. */
-const FLUSH_MS = 10_000;
 
 /** Image names can be personal data: they are sent only when the user says so. */
 const namesAllowed = () => process.env.PIXBATCH_TELEMETRY_NAMES === '1';

@@ -25,9 +25,10 @@ export type TelemetryEvent =
 
 /**
  * Messages from the main thread to the export worker: the environment to start the SDK from (sent
- * when the first job starts, after a config file may have added variables), events, a flush.
+ * when the first job starts, after a config file may have added variables) with the share of images
+ * whose spans are kept, events, a flush.
  */
-export type ToWorker = { start: Record<string, string | undefined> } | { events: TelemetryEvent[]; depth: number } | { flush: number };
+export type ToWorker = { start: Record<string, string | undefined>; imageRatio: number } | { events: TelemetryEvent[]; depth: number } | { flush: number };
 /** Messages from the export worker: a flush is done, or the SDK could not start. */
 export type FromWorker = { flushed: number } | { failed: string };
 
@@ -46,6 +47,9 @@ export const now = () => performance.timeOrigin + performance.now();
  */
 const HAS_COMPILE_CACHE = 'enableCompileCache' in module;
 
+/** The file name of the export thread's bundle, which the build writes next to this module (src/batch/bundle.ts). */
+export const EXPORT_WORKER_BUNDLE = 'export-worker.bundle.js';
+
 /**
  * The export worker next to this module: the bundle a build writes (its entry and the chunks it
  * loads, the configured exporter's only, load much faster than the SDK's few hundred modules), else
@@ -54,7 +58,7 @@ const HAS_COMPILE_CACHE = 'enableCompileCache' in module;
  */
 function startWorker(): Worker {
   const options = { execArgv: workerExecArgv(), stdout: false, stderr: false };
-  for (const name of ['export-worker.bundle.js', 'export-worker.js']) {
+  for (const name of [EXPORT_WORKER_BUNDLE, 'export-worker.js']) {
     const url = new URL(`./${name}`, import.meta.url);
     if (!existsSync(url)) continue;
     if (!HAS_COMPILE_CACHE) return new Worker(url, options);
@@ -123,7 +127,7 @@ export class Recorder {
   start(env: NodeJS.ProcessEnv): Sampling {
     if (this.settings) return this.settings;
     this.settings = checkTelemetrySettings(env);
-    this.worker?.postMessage({ start: { ...env } } satisfies ToWorker);
+    this.worker?.postMessage({ start: { ...env }, imageRatio: this.settings.images } satisfies ToWorker);
     return this.settings;
   }
 

@@ -5,6 +5,12 @@ import { UsageError } from '../errors.js';
 /** Name of the per-image span. */
 export const IMAGE_SPAN = 'pixbatch image';
 
+/**
+ * How long a job waits at its end for its telemetry to be sent: long enough for one retry, never a
+ * hang. The main thread bounds its wait by it, and the export thread its flush.
+ */
+export const FLUSH_MS = 10_000;
+
 export interface Sampling {
   /** Whether spans are kept at all (`always_off` keeps none). */
   jobs: boolean;
