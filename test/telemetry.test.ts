@@ -12,7 +12,7 @@ import { samplingFrom } from '../src/telemetry/settings.js';
 import { entraCredential } from '../src/telemetry/azure-monitor.js';
 import { jsonFrom, runPixbatch } from './harness/cli.js';
 import { startAzurite, type Azurite } from './harness/azurite.js';
-import { startIngestion, startOtlpReceiver, type Ingestion } from './harness/telemetry-sinks.js';
+import { otlpAttributes, otlpJsonSpans, startIngestion, startOtlpReceiver, type Ingestion, type OtlpJsonAttribute, type OtlpJsonSpan } from './harness/telemetry-sinks.js';
 import { jpegBuffer } from './harness/images.js';
 import { startTokenEndpoint } from './harness/token-endpoint.js';
 
@@ -36,23 +36,8 @@ after(async () => {
 
 // ---- OTLP/HTTP JSON, as the OpenTelemetry protocol specification defines it ----
 
-interface OtlpAttribute {
-  key: string;
-  value: { stringValue?: string; intValue?: string | number; doubleValue?: number; boolValue?: boolean };
-}
-interface OtlpSpan {
-  traceId: string;
-  spanId: string;
-  parentSpanId?: string;
-  name: string;
-  kind: number;
-  attributes?: OtlpAttribute[];
-  status?: { code?: number; message?: string };
-  startTimeUnixNano: string | number;
-  endTimeUnixNano: string | number;
-}
 interface OtlpDataPoint {
-  attributes?: OtlpAttribute[];
+  attributes?: OtlpJsonAttribute[];
   asInt?: string | number;
   asDouble?: number;
   count?: string | number;
@@ -63,22 +48,6 @@ interface OtlpMetric {
   sum?: { dataPoints: OtlpDataPoint[] };
   histogram?: { dataPoints: OtlpDataPoint[] };
   gauge?: { dataPoints: OtlpDataPoint[] };
-}
-
-function attrs(list: OtlpAttribute[] | undefined): Record<string, string | number | boolean> {
-  const out: Record<string, string | number | boolean> = {};
-  for (const a of list ?? []) {
-    const v = a.value;
-    out[a.key] = v.stringValue ?? (v.intValue !== undefined ? Number(v.intValue) : (v.doubleValue ?? v.boolValue ?? ''));
-  }
-  return out;
-}
-
-function otlpSpans(bodies: Buffer[]): OtlpSpan[] {
-  return bodies.flatMap((b) => {
-    const doc = JSON.parse(b.toString()) as { resourceSpans?: Array<{ scopeSpans?: Array<{ spans?: OtlpSpan[] }> }> };
-    return (doc.resourceSpans ?? []).flatMap((r) => (r.scopeSpans ?? []).flatMap((s) => s.spans ?? []));
-  });
 }
 
 /** The last exported value of each metric stream (OTLP metrics are cumulative by default). */
@@ -110,11 +79,11 @@ describe('OTLP export', () => {
       const traces = otlp.requests.filter((q) => q.path === '/v1/traces');
       assert.ok(traces.length > 0, 'no trace export arrived');
       for (const q of traces) assert.match(String(q.headers['content-type']), /application\/json/);
-      const spans = otlpSpans(traces.map((q) => q.body));
+      const spans = otlpJsonSpans(otlp);
       const jobs = spans.filter((s) => s.name === 'pixbatch local');
       assert.equal(jobs.length, 1);
       const job = jobs[0]!;
-      const jobAttrs = attrs(job.attributes);
+      const jobAttrs = otlpAttributes(job.attributes);
       assert.equal(jobAttrs['pixbatch.format'], 'png');
       assert.equal(jobAttrs['pixbatch.preset'], summary.spec?.preset);
       assert.equal(jobAttrs['pixbatch.images.converted'], summary.counts.converted);
@@ -125,10 +94,10 @@ describe('OTLP export', () => {
       const perImage = spans.filter((s) => s.name === 'pixbatch image');
       assert.equal(perImage.length, images.filter((i) => i.status !== 'skipped').length);
       for (const s of perImage) assert.equal(s.parentSpanId, job.spanId);
-      const converted = perImage.filter((s) => attrs(s.attributes)['pixbatch.status'] === 'converted');
+      const converted = perImage.filter((s) => otlpAttributes(s.attributes)['pixbatch.status'] === 'converted');
       assert.equal(converted.length, 4);
-      assert.equal(converted.reduce((n, s) => n + Number(attrs(s.attributes)['pixbatch.bytes.out']), 0), summary.bytesOut);
-      const failedCodes = perImage.filter((s) => s.status?.code === 2).map((s) => attrs(s.attributes)['pixbatch.failure.code']).sort();
+      assert.equal(converted.reduce((n, s) => n + Number(otlpAttributes(s.attributes)['pixbatch.bytes.out']), 0), summary.bytesOut);
+      const failedCodes = perImage.filter((s) => s.status?.code === 2).map((s) => otlpAttributes(s.attributes)['pixbatch.failure.code']).sort();
       assert.deepEqual(failedCodes, summary.failures.map((f) => f.code).sort());
       // Every converted image has its three stages as children.
       for (const img of converted) {
@@ -137,8 +106,8 @@ describe('OTLP export', () => {
       }
       // The export thread replays spans with the times they happened on the main thread: each stage
       // lies within its image, each image within the job, and the job lasts at least the summary's time.
-      const t = (s: OtlpSpan) => ({ start: BigInt(s.startTimeUnixNano), end: BigInt(s.endTimeUnixNano) });
-      const within = (inner: OtlpSpan, outer: OtlpSpan) => t(inner).start >= t(outer).start && t(inner).end <= t(outer).end && t(inner).start <= t(inner).end;
+      const t = (s: OtlpJsonSpan) => ({ start: BigInt(s.startTimeUnixNano), end: BigInt(s.endTimeUnixNano) });
+      const within = (inner: OtlpJsonSpan, outer: OtlpJsonSpan) => t(inner).start >= t(outer).start && t(inner).end <= t(outer).end && t(inner).start <= t(inner).end;
       for (const img of perImage) {
         assert.ok(within(img, job), `image span outside the job span`);
         for (const stage of spans.filter((s) => s.parentSpanId === img.spanId)) assert.ok(within(stage, img), `${stage.name} outside its image span`);
@@ -151,7 +120,7 @@ describe('OTLP export', () => {
       const metrics = otlpMetrics(otlp.requests.filter((q) => q.path === '/v1/metrics').map((q) => q.body));
       const byStatus: Record<string, number> = {};
       for (const p of metrics.get('pixbatch.images')?.sum?.dataPoints ?? []) {
-        const a = attrs(p.attributes);
+        const a = otlpAttributes(p.attributes);
         const key = a['pixbatch.failure.code'] ? `${a['pixbatch.status']}:${a['pixbatch.failure.code']}` : String(a['pixbatch.status']);
         byStatus[key] = (byStatus[key] ?? 0) + pointValue(p);
       }
@@ -186,11 +155,34 @@ describe('OTLP export', () => {
       });
       assert.equal(r.code, 1, r.stderr);
       const summary = jsonFrom(r, { whole: true }) as Summary;
-      const spans = otlpSpans(otlp.requests.filter((q) => q.path === '/v1/traces').map((q) => q.body));
+      const spans = otlpJsonSpans(otlp);
       assert.deepEqual(spans.map((s) => s.name), ['pixbatch local']);
       const metrics = otlpMetrics(otlp.requests.filter((q) => q.path === '/v1/metrics').map((q) => q.body));
       const counted = (metrics.get('pixbatch.images')?.sum?.dataPoints ?? []).reduce((n, p) => n + pointValue(p), 0);
       assert.equal(counted, summary.counts.total);
+    } finally {
+      await otlp.stop();
+    }
+  });
+
+  test('with a share of images sampled, kept image and step spans carry the sampling percentage, and the job span does not', async () => {
+    const otlp = await startOtlpReceiver();
+    try {
+      // A ratio just under 1: every image is all but certainly kept, and each says it stands for 1/ratio images.
+      const r = await runPixbatch(['convert', mixed, join(root, 'out-rate'), '--quiet'], {
+        env: { ...quiet, OTEL_EXPORTER_OTLP_ENDPOINT: otlp.endpoint, OTEL_EXPORTER_OTLP_PROTOCOL: 'http/json', OTEL_TRACES_SAMPLER: 'traceidratio', OTEL_TRACES_SAMPLER_ARG: '0.99999999' },
+      });
+      assert.equal(r.code, 1, r.stderr);
+      const spans = otlpJsonSpans(otlp);
+      const job = spans.filter((s) => s.name === 'pixbatch local');
+      assert.equal(job.length, 1);
+      assert.equal(otlpAttributes(job[0]!.attributes)['microsoft.sample_rate'], undefined);
+      const sampled = spans.filter((s) => s.name !== 'pixbatch local');
+      assert.ok(sampled.some((s) => s.name === 'pixbatch image') && sampled.some((s) => s.name === 'convert'), sampled.map((s) => s.name).join(', '));
+      for (const s of sampled) {
+        const rate = otlpAttributes(s.attributes)['microsoft.sample_rate'];
+        assert.ok(typeof rate === 'number' && Math.abs(rate - 99.999999) < 1e-6, `${s.name}: ${rate}`);
+      }
     } finally {
       await otlp.stop();
     }

@@ -130,8 +130,11 @@ export interface OtlpJsonSpan {
   spanId: string;
   parentSpanId?: string;
   name: string;
+  kind: number;
   attributes?: OtlpJsonAttribute[];
   status?: { code?: number; message?: string };
+  startTimeUnixNano: string | number;
+  endTimeUnixNano: string | number;
   resource: Record<string, string | number | boolean>;
 }
 
